@@ -1,0 +1,93 @@
+"""raw_* assets: one day's vendor drop, validated against the contract, in the lake."""
+
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+import dagster as dg
+from meridian_assets.contracts import SOURCES, Contract
+from meridian_assets.defs.ingestion.drops import DropError, combine, read_file
+from meridian_assets.defs.resources import LandingZone, Lake
+from meridian_assets.lake import RAW_TABLES, write_partition
+from meridian_assets.partitions import daily_partitions
+
+# Vendor APIs and object stores fail transiently (the 2 AM timeout): retry those, with
+# backoff and jitter so several sources do not retry in lockstep. Contract breaks are
+# raised with allow_retries=False: a bad file does not get better by waiting.
+INGEST_RETRY = dg.RetryPolicy(
+    max_retries=3, delay=2, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
+)
+
+
+def ingest_day(contract: Contract, day: str, landing: LandingZone, lake: Lake) -> dict:
+    """Read, validate and atomically publish one day; returns the day's measures."""
+    drop = landing.drop(contract.source, day)
+    if not drop.complete:
+        raise DropError(
+            drop.location, None,
+            "incomplete drop: no _SUCCESS sentinel (files may still be arriving)",
+        )
+    table = combine(
+        (read_file(f.name, landing.read_bytes(f), contract) for f in drop.files),
+        contract, drop.location,
+    )
+    target = write_partition(lake.path, RAW_TABLES[contract.source], day, table)
+    measures = {
+        "rows": table.num_rows,
+        "files": len(drop.files),
+        "bytes": sum(f.size for f in drop.files),
+        "path": str(target),
+    }
+    if contract.time_column:
+        bounds = pc.min_max(table.column(contract.time_column))
+        measures["min_time"] = bounds["min"].as_py().isoformat()
+        measures["max_time"] = bounds["max"].as_py().isoformat()
+    if "vehicle_id" in table.column_names and contract.source == "gps":
+        measures["distinct_vehicles"] = pc.count_distinct(table.column("vehicle_id")).as_py()
+    return measures
+
+
+def _metadata(days: dict[str, dict]) -> dict:
+    if len(days) == 1:
+        ((day, m),) = days.items()
+        meta = {k: v for k, v in m.items() if k != "rows"}
+        meta["path"] = dg.MetadataValue.path(m["path"])
+        return {"dagster/row_count": m["rows"], **meta}
+    return {
+        "dagster/row_count": sum(m["rows"] for m in days.values()),
+        "days": dg.MetadataValue.json({d: {"rows": m["rows"], "files": m["files"]} for d, m in days.items()}),
+    }
+
+
+def build_raw_asset(contract: Contract) -> dg.AssetsDefinition:
+    @dg.asset(
+        name=contract.asset_name,
+        description=f"{contract.description} Ingested from the `{contract.source}` landing drop "
+        "once its _SUCCESS sentinel exists; one Parquet partition per UTC day.",
+        group_name="raw_ingestion",
+        partitions_def=daily_partitions,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        retry_policy=INGEST_RETRY,
+        kinds={"python", "parquet"},
+        owners=["team:data-platform"],
+        tags={"source": contract.source},
+        metadata={"dagster/column_schema": contract.table_schema},
+    )
+    def raw_asset(context: dg.AssetExecutionContext, landing: LandingZone, lake: Lake) -> dg.MaterializeResult:
+        measured = {}
+        for day in context.partition_keys:
+            try:
+                measured[day] = ingest_day(contract, day, landing, lake)
+            except DropError as exc:
+                raise dg.Failure(
+                    description=str(exc),
+                    metadata={"file": exc.file, "column": exc.column or "", "rule": exc.rule, "day": day},
+                    allow_retries=False,
+                ) from exc
+            context.log.info(f"{contract.asset_name} {day}: {measured[day]['rows']} rows")
+        return dg.MaterializeResult(metadata=_metadata(measured))
+
+    return raw_asset
+
+
+raw_assets = [build_raw_asset(c) for c in SOURCES.values()]

@@ -1,0 +1,123 @@
+"""Reading one vendor drop into the contract's Arrow schema, or saying exactly what is wrong.
+
+Pure functions over bytes, so local folders and S3 share them and tests need no Dagster.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pyarrow.types as pat
+
+from meridian_assets.contracts import ARROW_TYPES, Contract
+
+
+class DropError(ValueError):
+    """A drop that breaks the contract: names the file, the column and the rule."""
+
+    def __init__(self, file: str, column: str | None, rule: str, detail: str = ""):
+        self.file, self.column, self.rule = file, column, rule
+        where = f"column '{column}': " if column else ""
+        super().__init__(f"{file}: {where}{rule}{' (' + detail + ')' if detail else ''}")
+
+
+_ACCEPTS = {
+    "string": lambda t: pat.is_string(t) or pat.is_large_string(t)
+    or (pat.is_dictionary(t) and pat.is_string(t.value_type)),
+    # Integers widen to double without loss; anything else is a different meaning.
+    "double": lambda t: pat.is_floating(t) or pat.is_integer(t),
+    "int": pat.is_integer,
+    "bool": pat.is_boolean,
+    # Any unit; a naive timestamp is UTC by contract, nanoseconds are truncated to micros.
+    "timestamp": pat.is_timestamp,
+}
+
+
+def conform(table: pa.Table, contract: Contract, file: str) -> pa.Table:
+    """Check every contract column is present with an acceptable type; cast to the contract."""
+    arrays = []
+    for col in contract.columns:
+        if col.name not in table.column_names:
+            raise DropError(file, col.name, "required column missing", f"found {table.column_names}")
+        array = table.column(col.name)
+        if pat.is_null(array.type) and col.nullable:
+            arrays.append(pa.nulls(len(array), ARROW_TYPES[col.kind]))
+            continue
+        if not _ACCEPTS[col.kind](array.type):
+            raise DropError(file, col.name, f"must be {col.kind}", f"got {array.type}")
+        if col.kind == "timestamp" and array.type.tz is None:
+            array = array.cast(pa.timestamp(array.type.unit, tz="UTC"))
+        try:
+            arrays.append(array.cast(ARROW_TYPES[col.kind], safe=col.kind != "timestamp"))
+        except pa.ArrowInvalid as exc:
+            raise DropError(file, col.name, f"must be {col.kind}", str(exc)) from exc
+        if not col.nullable and arrays[-1].null_count:
+            raise DropError(file, col.name, "must not be null", f"{arrays[-1].null_count} nulls")
+    return pa.Table.from_arrays(arrays, schema=contract.arrow_schema)
+
+
+_BOOL_WORDS = {"true": True, "1": True, "false": False, "0": False}
+
+
+def _parse_text(text: pa.ChunkedArray, kind: str) -> pa.Array:
+    if kind == "timestamp":
+        parsed = pd.to_datetime(text.to_pandas(), utc=True, format="ISO8601")
+        return pa.array(parsed, type=ARROW_TYPES["timestamp"], from_pandas=True)
+    if kind == "bool":
+        words = text.to_pandas().str.strip().str.lower()
+        unknown = words.dropna()[~words.dropna().isin(list(_BOOL_WORDS))]
+        if len(unknown):
+            raise ValueError(f"not a boolean: {unknown.iloc[0]!r}")
+        return pa.array(words.map(_BOOL_WORDS), type=pa.bool_(), from_pandas=True)
+    return text.cast(ARROW_TYPES[kind])
+
+
+def _from_csv(data: bytes, contract: Contract, file: str) -> pa.Table:
+    """CSV carries no types: parse each contract column from text, naming the one that fails."""
+    stream = pa.BufferReader(data)
+    if file.endswith(".gz"):
+        stream = pa.CompressedInputStream(stream, "gzip")
+    raw = pacsv.read_csv(
+        stream,
+        convert_options=pacsv.ConvertOptions(
+            column_types={c.name: pa.string() for c in contract.columns}, strings_can_be_null=True
+        ),
+    )
+    arrays = {}
+    for col in contract.columns:
+        if col.name not in raw.column_names:
+            raise DropError(file, col.name, "required column missing", f"found {raw.column_names}")
+        try:
+            arrays[col.name] = _parse_text(raw.column(col.name), col.kind)
+        except (pa.ArrowInvalid, ValueError, TypeError) as exc:
+            raise DropError(file, col.name, f"must be {col.kind}", str(exc)[:200]) from exc
+    return pa.table(arrays)
+
+
+def read_file(name: str, data: bytes, contract: Contract) -> pa.Table:
+    """One part file, parsed and conformed to the contract."""
+    try:
+        if name.endswith((".csv", ".csv.gz")):
+            table = _from_csv(data, contract, name)
+        else:
+            table = pq.read_table(io.BytesIO(data))
+    except DropError:
+        raise
+    except (pa.ArrowException, OSError, EOFError, ValueError) as exc:
+        raise DropError(name, None, "unreadable file", str(exc)[:200]) from exc
+    return conform(table, contract, name)
+
+
+def combine(tables: Iterable[pa.Table], contract: Contract, location: str) -> pa.Table:
+    """All part files of a day as one table, exact duplicate rows removed (vendors re-send)."""
+    tables = list(tables)
+    if not tables or sum(t.num_rows for t in tables) == 0:
+        raise DropError(location, None, "empty drop: no rows in any part file")
+    frame = pa.concat_tables(tables).to_pandas(types_mapper=None, timestamp_as_object=False)
+    frame = frame.drop_duplicates(ignore_index=True)
+    return pa.Table.from_pandas(frame, schema=contract.arrow_schema, preserve_index=False)

@@ -1,0 +1,117 @@
+"""Every outside thing the assets touch, configured from the environment.
+
+Asset code never reads os.environ: it receives these resources. Each setting names its
+environment variable; where it is unset the embedded default (local folders, Spark local)
+applies.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+import dagster as dg
+from dagster_aws.s3 import S3Resource
+from dagster_pyspark import LazyPySparkResource
+
+from spark_jobs.common import SPARK_DEFAULTS
+
+DROP_PATTERNS = (".parquet", ".csv", ".csv.gz")
+SENTINEL = "_SUCCESS"
+
+
+@dataclass(frozen=True)
+class DropFile:
+    name: str  # full path or s3:// URI, for error messages
+    size: int
+
+
+@dataclass(frozen=True)
+class Drop:
+    location: str
+    complete: bool  # the _SUCCESS sentinel exists
+    files: tuple[DropFile, ...]
+
+
+class LandingZone(dg.ConfigurableResource):
+    """Where vendors deliver drops (shared/CONTRACT.md): a local folder or s3://bucket/prefix."""
+
+    uri: str
+    s3: S3Resource
+
+    @property
+    def is_s3(self) -> bool:
+        return self.uri.startswith("s3://")
+
+    def _bucket_prefix(self) -> tuple[str, str]:
+        parsed = urlparse(self.uri)
+        return parsed.netloc, parsed.path.strip("/")
+
+    def drop(self, source: str, day: str) -> Drop:
+        """The files of one day's drop and whether it is complete."""
+        if self.is_s3:
+            bucket, prefix = self._bucket_prefix()
+            key_prefix = "/".join(p for p in (prefix, source, day) if p) + "/"
+            paginator = self.s3.get_client().get_paginator("list_objects_v2")
+            objects = [
+                obj for page in paginator.paginate(Bucket=bucket, Prefix=key_prefix)
+                for obj in page.get("Contents", [])
+            ]
+            names = {o["Key"].rsplit("/", 1)[-1]: o for o in objects}
+            files = [
+                DropFile(f"s3://{bucket}/{o['Key']}", o["Size"])
+                for name, o in sorted(names.items()) if _is_data_file(name)
+            ]
+            return Drop(f"s3://{bucket}/{key_prefix}", SENTINEL in names, tuple(files))
+        folder = Path(self.uri).resolve() / source / day
+        entries = sorted(folder.iterdir()) if folder.is_dir() else []
+        files = [DropFile(str(p), p.stat().st_size) for p in entries if _is_data_file(p.name)]
+        return Drop(str(folder), (folder / SENTINEL).exists(), tuple(files))
+
+    def read_bytes(self, file: DropFile) -> bytes:
+        if file.name.startswith("s3://"):
+            parsed = urlparse(file.name)
+            body = self.s3.get_client().get_object(Bucket=parsed.netloc, Key=parsed.path.lstrip("/"))
+            return body["Body"].read()
+        return Path(file.name).read_bytes()
+
+
+def _is_data_file(name: str) -> bool:
+    return name.startswith("part-") and name.endswith(DROP_PATTERNS)
+
+
+class Lake(dg.ConfigurableResource):
+    """The feature lake: Parquet in Hive-style `date=` folders on a local filesystem."""
+
+    root: str
+
+    @property
+    def path(self) -> Path:
+        return Path(self.root).resolve()
+
+
+def _env(name: str, default: str | None) -> str | dg.EnvVar | None:
+    """The variable when it is set (the UI then shows its name), else the embedded default."""
+    return dg.EnvVar(name) if name in os.environ else default
+
+
+def spark_resource(master: str | dg.EnvVar | None) -> LazyPySparkResource:
+    """Lazy: runs that touch no Spark asset start no JVM."""
+    return LazyPySparkResource(spark_config={**SPARK_DEFAULTS, "spark.master": master})
+
+
+def from_environment() -> dict:
+    """The resources of the code location, read when definitions load (never at import)."""
+    return {
+        "landing": LandingZone(
+            uri=_env("MERIDIAN_LANDING", "./data/landing"),
+            s3=S3Resource(
+                endpoint_url=_env("MERIDIAN_S3_ENDPOINT_URL", None),
+                region_name=_env("AWS_REGION", "us-east-1"),
+            ),
+        ),
+        "lake": Lake(root=_env("MERIDIAN_LAKE", "./data/lake")),
+        "pyspark": spark_resource(_env("MERIDIAN_SPARK_MASTER", "local[*]")),
+    }

@@ -1,0 +1,1 @@
+"""Pure PySpark feature jobs: DataFrames in, DataFrame out; no Dagster here."""

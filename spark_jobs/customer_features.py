@@ -1,0 +1,57 @@
+"""Each customer as known before day D's dispatch: the D-1 snapshot and its D-28..D-1 record."""
+
+from __future__ import annotations
+
+import os
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from spark_jobs.common import days_between, in_days, main, publish_features, read_raw, shift_day, trailing_sums
+
+TABLE = "features/customer"
+HISTORY_DAYS = 28
+
+
+def customer_daily_record(deliveries: DataFrame) -> DataFrame:
+    """Per customer_id and date: all deliveries, delivered ones, and delivered on time
+    (actual_arrival_ts <= scheduled_arrival_ts)."""
+    delivered = F.col("status") == "delivered"
+    on_time = delivered & (F.col("actual_arrival_ts") <= F.col("scheduled_arrival_ts"))
+    return deliveries.groupBy("customer_id", "date").agg(
+        F.count(F.lit(1)).alias("deliveries"),
+        F.sum(delivered.cast("long")).alias("delivered"),
+        F.sum(on_time.cast("long")).alias("on_time"),
+    )
+
+
+def compute(customers: DataFrame, deliveries: DataFrame, days: list[str]) -> DataFrame:
+    """One row per customer of each target day's D-1 snapshot; none when D-1 has no snapshot.
+
+    `customers` must hold the snapshots of the day before each target day and `deliveries`
+    the 28 days before each; anything else they hold is ignored.
+    """
+    snapshots = customers.where(in_days(shift_day(d, -1) for d in days)).withColumn("date", F.date_add("date", 1))
+    history = trailing_sums(snapshots, customer_daily_record(deliveries), "customer_id", HISTORY_DAYS)
+    return snapshots.join(history, ["customer_id", "date"], "left").select(
+        "customer_id",
+        "region",
+        "dock_type",
+        "requires_appointment",
+        "avg_unload_min",
+        F.when(F.col("delivered") > 0, F.col("on_time") / F.col("delivered")).alias("on_time_rate_28d"),
+        F.coalesce("deliveries", F.lit(0)).alias("deliveries_28d"),
+        "date",
+    )
+
+
+def run(spark: SparkSession, lake: str | os.PathLike, start: str, end: str) -> dict:
+    """Compute and publish features/customer for every day start..end in one Spark job."""
+    days = days_between(start, end)
+    customers = read_raw(spark, lake, "customers", days_between(shift_day(start, -1), shift_day(end, -1)))
+    deliveries = read_raw(spark, lake, "deliveries", days_between(shift_day(start, -HISTORY_DAYS), shift_day(end, -1)))
+    return publish_features(compute(customers, deliveries, days), lake, TABLE, days, entity="customer_id")
+
+
+if __name__ == "__main__":
+    main(run, "customer_features")
