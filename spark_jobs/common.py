@@ -233,13 +233,19 @@ def publish_features(
     write_partitions(features, lake, table, days)
     spark_seconds = time.perf_counter() - started
     written = read_partitions(features.sparkSession, lake, table, days, features.schema)
-    counts = {row["date"].isoformat(): row["count"] for row in written.groupBy("date").count().collect()}
+    # One pass: a row per day plus the rollup's grand-total row (date null) for the range.
+    totals = {
+        row["date"]: row
+        for row in written.rollup("date")
+        .agg(F.count(F.lit(1)).alias("rows"), F.count_distinct(entity).alias("entities"))
+        .collect()
+    }
     return {
         "table": table,
         "start": days[0],
         "end": days[-1],
-        "rows_per_day": {d: counts.get(d, 0) for d in days},
-        "distinct_entities": written.select(entity).distinct().count(),
+        "rows_per_day": {d: totals[date.fromisoformat(d)]["rows"] if date.fromisoformat(d) in totals else 0 for d in days},
+        "distinct_entities": totals[None]["entities"],
         "spark_seconds": round(spark_seconds, 3),
     }
 

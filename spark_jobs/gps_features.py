@@ -18,10 +18,6 @@ EARTH_RADIUS_KM = 6371.0088  # IUGG mean earth radius
 STOPPED_BELOW_KPH = 1.0
 MIN_STOP_MINUTES = 3.0
 
-# A vehicle's pings of one day in time order. Ties on event_ts are broken on position and
-# speed so distances and stops never depend on the order Spark happens to read rows in.
-# Partitioning by date too means runs and gaps never cross midnight: each day stands alone.
-_IN_ORDER = Window.partitionBy("vehicle_id", "date").orderBy("event_ts", "lat", "lon", "speed_kph")
 
 
 def haversine_km(lat1: Column, lon1: Column, lat2: Column, lon2: Column) -> Column:
@@ -38,15 +34,19 @@ def with_steps(pings: DataFrame) -> DataFrame:
     `step_km` and `gap_min` are null on the day's first ping. `stop_run` numbers the runs of
     consecutive stopped pings (speed_kph < 1) within the vehicle-day; null on moving pings.
     """
+    # Ties on event_ts are broken on position and speed so that distances and stops never
+    # depend on the order Spark reads rows in. Partitioning by date as well keeps runs and
+    # gaps inside the day: each day's features stand alone, whatever range is computed.
+    in_order = Window.partitionBy("vehicle_id", "date").orderBy("event_ts", "lat", "lon", "speed_kph")
     stopped = F.col("speed_kph") < STOPPED_BELOW_KPH
-    starts_run = stopped & ~F.coalesce(F.lag(stopped).over(_IN_ORDER), F.lit(False))
-    runs_so_far = F.sum("starts_run").over(_IN_ORDER.rowsBetween(Window.unboundedPreceding, Window.currentRow))
+    starts_run = stopped & ~F.coalesce(F.lag(stopped).over(in_order), F.lit(False))
+    runs_so_far = F.sum("starts_run").over(in_order.rowsBetween(Window.unboundedPreceding, Window.currentRow))
     return (
         pings.withColumn(
             "step_km",
-            haversine_km(F.lag("lat").over(_IN_ORDER), F.lag("lon").over(_IN_ORDER), F.col("lat"), F.col("lon")),
+            haversine_km(F.lag("lat").over(in_order), F.lag("lon").over(in_order), F.col("lat"), F.col("lon")),
         )
-        .withColumn("gap_min", minutes_between(F.lag("event_ts").over(_IN_ORDER), "event_ts"))
+        .withColumn("gap_min", minutes_between(F.lag("event_ts").over(in_order), "event_ts"))
         .withColumn("starts_run", starts_run.cast("int"))
         .withColumn("stop_run", F.when(stopped, runs_so_far))
         .drop("starts_run")

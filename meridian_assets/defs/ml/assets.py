@@ -1,0 +1,162 @@
+"""The delivery-time model, its evaluation gate, and the deployment the gate guards."""
+
+import pandas as pd
+
+import dagster as dg
+from meridian_assets import thresholds
+from meridian_assets.defs.ml import model as dtm
+from meridian_assets.defs.ml import store
+from meridian_assets.defs.resources import Lake
+from meridian_assets.partitions import daily_partitions, training_window_and_holdout
+from spark_jobs.common import days_between, existing_partitions, shift_day
+
+ML_TABLE = "ml_feature_table"
+GATE = "evaluation_gate"
+
+
+def read_ml_days(lake: Lake, first: str, last: str) -> pd.DataFrame:
+    """The ml_feature_table partitions that exist in first..last (early days have fewer)."""
+    folders = existing_partitions(lake.path, ML_TABLE, days_between(first, last))
+    frames = [pd.read_parquet(f).assign(date=f.name.removeprefix("date=")) for f in folders]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["date"])
+
+
+def _importance_table(importance: pd.Series) -> str:
+    rows = "\n".join(f"| {name} | {value:.2f} |" for name, value in importance.head(12).items())
+    return "| feature | MAE increase when shuffled (min) |\n|---|---|\n" + rows
+
+
+@dg.asset(
+    description="Candidate delivery-time model for day D: gradient boosting trained on the "
+    "labelled deliveries of D-28..D-1, evaluated on day D against the dispatcher's estimate "
+    "and the deployed model. Stored under {lake}/models/{version}/.",
+    group_name="ml",
+    partitions_def=daily_partitions,
+    deps=[dg.AssetDep(ML_TABLE, partition_mapping=training_window_and_holdout)],
+    kinds={"scikitlearn", "python"},
+    owners=["team:ml"],
+    output_required=False,
+    check_specs=[
+        dg.AssetCheckSpec(
+            GATE, asset="delivery_time_model", blocking=True,
+            description=f"The candidate beats the dispatcher's estimate (MAE below "
+            f"{thresholds.GATE_BASELINE_RATIO} x its MAE) and is no worse than the deployed "
+            "model on the same holdout day. Nothing is deployed otherwise.",
+        )
+    ],
+)
+def delivery_time_model(context: dg.AssetExecutionContext, lake: Lake):
+    day = context.partition_key
+    history = read_ml_days(lake, shift_day(day, -28), day)
+    train_rows = dtm.labelled(history[history["date"] < day])
+    holdout = dtm.labelled(history[history["date"] == day])
+    train_days = sorted(train_rows["date"].unique())
+    if len(train_days) < thresholds.MIN_TRAINING_DAYS or len(train_rows) < thresholds.MIN_TRAINING_ROWS \
+            or holdout.empty:
+        context.log.warning(
+            f"Not training for {day}: {len(train_days)} labelled history days and {len(train_rows)} rows "
+            f"(need {thresholds.MIN_TRAINING_DAYS} days and {thresholds.MIN_TRAINING_ROWS} rows), "
+            f"{len(holdout)} holdout rows."
+        )
+        return
+
+    candidate = dtm.train(train_rows)
+    predicted = dtm.predict(candidate, holdout)
+    metrics = dtm.errors(predicted, holdout[dtm.LABEL])
+    baseline = dtm.errors(holdout[dtm.BASELINE], holdout[dtm.LABEL])
+    current = store.deployed(lake.path)
+    deployed_mae = (
+        dtm.errors(dtm.predict(store.load_model(lake.path, current["version"]), holdout), holdout[dtm.LABEL])["mae"]
+        if current else None
+    )
+    version = f"{day}-{context.run_id[:8]}"
+    info = {
+        "trained_on": {"first": train_days[0], "last": train_days[-1], "days": train_days},
+        "holdout": day,
+        "features": dtm.FEATURES,
+        "metrics": {"mae": metrics["mae"], "mape": metrics["mape"], "baseline_mae": baseline["mae"],
+                    "baseline_mape": baseline["mape"], "deployed_mae_on_holdout": deployed_mae},
+        "training_rows": len(train_rows),
+        "holdout_rows": len(holdout),
+    }
+    path = store.save_version(lake.path, version, candidate, info)
+
+    yield dg.MaterializeResult(
+        metadata={
+            "version": version,
+            "path": dg.MetadataValue.path(str(path)),
+            "mae": metrics["mae"],
+            "mape": metrics["mape"],
+            "baseline_mae": baseline["mae"],
+            "baseline_mape": baseline["mape"],
+            "improvement_vs_baseline": 1 - metrics["mae"] / baseline["mae"],
+            "deployed_version": current["version"] if current else "none",
+            "deployed_mae_on_holdout": deployed_mae if deployed_mae is not None else float("nan"),
+            "training_rows": len(train_rows),
+            "holdout_rows": len(holdout),
+            "trained_on": f"{train_days[0]}..{train_days[-1]} ({len(train_days)} days)",
+            "feature_importance": dg.MetadataValue.md(_importance_table(dtm.importances(candidate, holdout))),
+            "evaluation": dg.MetadataValue.md(dtm.png_markdown(dtm.evaluation_png(holdout, predicted), "evaluation")),
+        }
+    )
+    limit = thresholds.GATE_BASELINE_RATIO * baseline["mae"]
+    beats_baseline = metrics["mae"] < limit
+    beats_deployed = deployed_mae is None or metrics["mae"] <= deployed_mae
+    yield dg.AssetCheckResult(
+        check_name=GATE,
+        passed=beats_baseline and beats_deployed,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=(
+            f"MAE {metrics['mae']:.2f} min vs limit {limit:.2f} "
+            f"({thresholds.GATE_BASELINE_RATIO} x dispatcher {baseline['mae']:.2f})"
+            + (f"; deployed model {deployed_mae:.2f}" if deployed_mae is not None else "; nothing deployed yet")
+        ),
+        metadata={
+            "candidate_mae": metrics["mae"],
+            "baseline_mae": baseline["mae"],
+            "threshold_mae": limit,
+            "threshold_ratio": thresholds.GATE_BASELINE_RATIO,
+            "deployed_mae": deployed_mae if deployed_mae is not None else float("nan"),
+            "beats_baseline": beats_baseline,
+            "beats_deployed": beats_deployed,
+            "version": version,
+        },
+    )
+
+
+def candidate_version(instance: dg.DagsterInstance, day: str) -> str:
+    """The model version delivery_time_model materialized last for `day`."""
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey("delivery_time_model"), asset_partitions=[day]), limit=1
+    ).records
+    if not records:
+        raise dg.Failure(f"no delivery_time_model materialized for {day}", allow_retries=False)
+    return records[0].asset_materialization.metadata["version"].value
+
+
+@dg.asset(
+    description="The model in production: {lake}/models/deployed.json points at the promoted "
+    "version, with its trained-on range, metrics and the versions before it for rollback. "
+    "Runs only after the evaluation gate passed.",
+    group_name="ml",
+    partitions_def=daily_partitions,
+    deps=["delivery_time_model"],
+    kinds={"python", "json"},
+    owners=["team:ml"],
+)
+def deployed_model(context: dg.AssetExecutionContext, lake: Lake) -> dg.MaterializeResult:
+    version = candidate_version(context.instance, context.partition_key)
+    pointer = store.promote(lake.path, version)
+    context.log.info(f"Deployed {version} (previous: {pointer['previous_version']})")
+    return dg.MaterializeResult(
+        metadata={
+            "version": version,
+            "previous_version": pointer["previous_version"] or "none",
+            "mae": pointer["metrics"]["mae"],
+            "baseline_mae": pointer["metrics"]["baseline_mae"],
+            "pointer": dg.MetadataValue.path(str(store.models_dir(lake.path) / store.DEPLOYED)),
+        }
+    )
+
+
+ml_assets = [delivery_time_model, deployed_model]

@@ -1,0 +1,216 @@
+"""Raw ingestion materialized in process: good drops land, bad drops fail clearly and harm nothing."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+import dagster as dg
+from meridian_assets.contracts import SOURCES
+from meridian_assets.defs.ingestion.assets import raw_assets
+from meridian_assets.defs.resources import Lake, LandingZone, S3Resource
+from meridian_assets.synthetic import write_day
+
+DAY1, DAY2 = "2026-11-01", "2026-11-02"
+ASSETS = {a.key.to_user_string(): a for a in raw_assets}
+
+
+def resources(landing: Path | str, lake: Path, s3: S3Resource | None = None) -> dict:
+    return {"landing": LandingZone(uri=str(landing), s3=s3 or S3Resource()), "lake": Lake(root=str(lake))}
+
+
+def materialize(landing, lake, day=DAY1, assets=raw_assets, s3=None):
+    return dg.materialize(
+        assets, partition_key=day, resources=resources(landing, lake, s3), raise_on_error=False
+    )
+
+
+def failure_message(result: dg.ExecuteInProcessResult) -> str:
+    return "\n".join(str(e.event_specific_data.error.message) for e in result.get_step_failure_events())
+
+
+def tree_digest(folder: Path) -> str:
+    """Content and names of every file below `folder`: equal digests mean nothing changed."""
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            digest.update(str(path.relative_to(folder)).encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
+@pytest.fixture()
+def landing(tmp_path) -> Path:
+    root = tmp_path / "landing"
+    for day in (DAY1, DAY2):
+        write_day(root, day, vehicles=6, seed=3)
+    return root
+
+
+def drop_frame(landing: Path, source: str, day: str) -> pd.DataFrame:
+    return pd.concat(pd.read_parquet(p) for p in sorted((landing / source / day).glob("part-*.parquet")))
+
+
+def test_every_source_lands_in_contract_schema(landing, tmp_path):
+    lake = tmp_path / "lake"
+    result = materialize(landing, lake)
+    assert result.success
+    for contract in SOURCES.values():
+        table = pq.read_table(lake / "raw" / contract.source / f"date={DAY1}")
+        assert table.schema.remove_metadata() == contract.arrow_schema
+        assert table.num_rows == len(drop_frame(landing, contract.source, DAY1).drop_duplicates())
+        meta = result.asset_materializations_for_node(contract.asset_name)[0].metadata
+        assert meta["dagster/row_count"].value == table.num_rows
+        assert meta["files"].value >= 1 and meta["bytes"].value > 0
+    gps_meta = result.asset_materializations_for_node("raw_gps_telemetry")[0].metadata
+    assert gps_meta["distinct_vehicles"].value == 6
+    assert gps_meta["min_time"].value.startswith(DAY1)
+
+
+def test_rematerializing_replaces_and_duplicates_are_dropped(landing, tmp_path):
+    lake = tmp_path / "lake"
+    folder = landing / "deliveries" / DAY1
+    original = drop_frame(landing, "deliveries", DAY1)
+    # The vendor re-sends half the rows in a second file: exact duplicates are not data.
+    pq.write_table(pa.Table.from_pandas(original.iloc[: len(original) // 2], preserve_index=False),
+                   folder / "part-99999.parquet")
+    assets = [ASSETS["raw_deliveries"]]
+    for _ in range(2):
+        assert materialize(landing, lake, assets=assets).success
+    written = pd.read_parquet(lake / "raw" / "deliveries" / f"date={DAY1}")
+    assert len(written) == len(original)
+    assert sorted(written["delivery_id"]) == sorted(original["delivery_id"])
+    assert [p.name for p in (lake / "raw" / "deliveries").iterdir()] == [f"date={DAY1}"]
+
+
+def _rename_column(folder: Path):
+    path = next(folder.glob("part-*.parquet"))
+    table = pq.read_table(path)
+    pq.write_table(table.rename_columns(["speed" if n == "speed_kph" else n for n in table.column_names]), path)
+    return "speed_kph", "required column missing"
+
+
+def _wrong_type(folder: Path):
+    path = next(folder.glob("part-*.parquet"))
+    table = pq.read_table(path)
+    index = table.column_names.index("speed_kph")
+    pq.write_table(table.set_column(index, "speed_kph", table.column("speed_kph").cast(pa.string())), path)
+    return "speed_kph", "must be double"
+
+
+def _corrupt_file(folder: Path):
+    path = next(folder.glob("part-*.parquet"))
+    path.write_bytes(path.read_bytes()[: 200])
+    return path.name, "unreadable file"
+
+
+def _no_sentinel(folder: Path):
+    (folder / "_SUCCESS").unlink()
+    return str(folder), "incomplete drop"
+
+
+def _empty_day(folder: Path):
+    for path in folder.glob("part-*"):
+        path.unlink()
+    return str(folder), "empty drop"
+
+
+def _empty_file(folder: Path):
+    path = next(folder.glob("part-*.parquet"))
+    pq.write_table(pq.read_table(path).slice(0, 0), path)
+    for other in folder.glob("part-*.parquet"):
+        if other != path:
+            other.unlink()
+    return str(folder), "empty drop"
+
+
+@pytest.mark.parametrize(
+    "break_drop", [_rename_column, _wrong_type, _corrupt_file, _no_sentinel, _empty_day, _empty_file]
+)
+def test_bad_drop_fails_clearly_and_keeps_good_partitions(landing, tmp_path, break_drop):
+    lake = tmp_path / "lake"
+    gps = [ASSETS["raw_gps_telemetry"]]
+    assert materialize(landing, lake, DAY1, gps).success
+    assert materialize(landing, lake, DAY2, gps).success
+    before = tree_digest(lake)
+
+    # Day 2 is re-delivered broken: the run fails and the good day-2 data stays as it was.
+    must_name, rule = break_drop(landing / "gps" / DAY2)
+    result = materialize(landing, lake, DAY2, gps)
+    assert not result.success
+    message = failure_message(result)
+    assert must_name in message and rule in message, message
+    assert tree_digest(lake) == before
+    failure = result.get_step_failure_events()[0].step_failure_data.user_failure_data
+    assert failure.metadata["rule"].value.startswith(rule)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".csv.gz"])
+def test_gps_csv_drops_are_normalized(landing, tmp_path, suffix):
+    folder = landing / "gps" / DAY1
+    expected = drop_frame(landing, "gps", DAY1).drop_duplicates().sort_values(["vehicle_id", "event_ts"])
+    text = expected.assign(
+        # A vendor on local time: the same instants written with a +01:00 offset.
+        event_ts=expected["event_ts"].dt.tz_convert("Europe/Amsterdam").map(lambda t: t.isoformat())
+    ).to_csv(index=False)
+    for path in folder.glob("part-*"):
+        path.unlink()
+    data = gzip.compress(text.encode()) if suffix.endswith(".gz") else text.encode()
+    (folder / f"part-00000{suffix}").write_bytes(data)
+    lake = tmp_path / "lake"
+    assert materialize(landing, lake, assets=[ASSETS["raw_gps_telemetry"]]).success
+    written = pd.read_parquet(lake / "raw" / "gps" / f"date={DAY1}").sort_values(["vehicle_id", "event_ts"])
+    pd.testing.assert_frame_equal(written.reset_index(drop=True), expected.reset_index(drop=True),
+                                  check_dtype=False)
+    assert str(written["event_ts"].dtype) == "datetime64[us, UTC]"
+
+
+def test_nanosecond_and_naive_timestamps_become_utc_micros(landing, tmp_path):
+    path = next((landing / "weather" / DAY1).glob("part-*.parquet"))
+    table = pq.read_table(path)
+    index = table.column_names.index("observed_ts")
+    naive_ns = table.column("observed_ts").cast(pa.timestamp("ns", tz="UTC")).cast(pa.timestamp("ns"))
+    pq.write_table(table.set_column(index, "observed_ts", naive_ns), path)
+    lake = tmp_path / "lake"
+    assert materialize(landing, lake, assets=[ASSETS["raw_weather"]]).success
+    written = pq.read_table(lake / "raw" / "weather" / f"date={DAY1}")
+    assert written.schema.field("observed_ts").type == pa.timestamp("us", tz="UTC")
+    assert written.column("observed_ts").equals(table.column("observed_ts"))
+
+
+def test_range_run_ingests_every_day_in_one_run(landing, tmp_path):
+    lake = tmp_path / "lake"
+    result = dg.materialize(
+        raw_assets, resources=resources(landing, lake),
+        tags={"dagster/asset_partition_range_start": DAY1, "dagster/asset_partition_range_end": DAY2},
+    )
+    assert result.success
+    for source in SOURCES:
+        assert sorted(p.name for p in (lake / "raw" / source).iterdir()) == [f"date={DAY1}", f"date={DAY2}"]
+
+
+class FlakyLandingZone(LandingZone):
+    """Fails the first read like a vendor timeout at 2 AM."""
+
+    def read_bytes(self, file):
+        marker = Path(self.uri) / ".failed-once"
+        if not marker.exists():
+            marker.touch()
+            raise TimeoutError(f"timed out reading {file.name}")
+        return super().read_bytes(file)
+
+
+def test_transient_read_error_is_retried(landing, tmp_path):
+    result = dg.materialize(
+        [ASSETS["raw_traffic"]], partition_key=DAY1,
+        resources={"landing": FlakyLandingZone(uri=str(landing), s3=S3Resource()),
+                   "lake": Lake(root=str(tmp_path / "lake"))},
+    )
+    assert result.success
+    assert any(e.event_type_value == "STEP_RESTARTED" for e in result.all_events)

@@ -1,0 +1,100 @@
+"""An S3 landing zone, through dagster-aws, against a real S3 API server on loopback."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import boto3
+import pyarrow.parquet as pq
+import pytest
+
+import dagster as dg
+from meridian_assets.defs.ingestion.assets import raw_assets
+from meridian_assets.defs.resources import Lake, LandingZone, S3Resource
+from meridian_assets.synthetic import write_day
+
+DAY = "2026-11-01"
+CREDENTIALS = {"aws_access_key_id": "meridian-test", "aws_secret_access_key": "meridian-test-secret"}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint():
+    port = _free_port()
+    server = subprocess.Popen(
+        [str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(url, timeout=1)
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            raise RuntimeError("moto server did not start")
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def _upload(client, local: Path, bucket: str, prefix: str, *, sentinel: bool = True) -> None:
+    for source_dir in sorted(local.iterdir()):
+        folder = source_dir / DAY
+        for path in sorted(folder.glob("part-*")):
+            client.upload_file(str(path), bucket, f"{prefix}/{source_dir.name}/{DAY}/{path.name}")
+        if sentinel:
+            client.put_object(Bucket=bucket, Key=f"{prefix}/{source_dir.name}/{DAY}/_SUCCESS", Body=b"")
+
+
+def _s3(endpoint: str) -> S3Resource:
+    return S3Resource(endpoint_url=endpoint, region_name="us-east-1", **CREDENTIALS)
+
+
+def test_s3_landing_zone_ingests_like_a_folder(s3_endpoint, tmp_path):
+    client = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1", **CREDENTIALS)
+    client.create_bucket(Bucket="meridian-landing")
+    local = tmp_path / "drops"
+    write_day(local, DAY, vehicles=4, seed=5)
+    _upload(client, local, "meridian-landing", "vendor/drops")
+
+    lake = tmp_path / "lake"
+    result = dg.materialize(
+        raw_assets, partition_key=DAY,
+        resources={"landing": LandingZone(uri="s3://meridian-landing/vendor/drops", s3=_s3(s3_endpoint)),
+                   "lake": Lake(root=str(lake))},
+    )
+    assert result.success
+    for source_dir in local.iterdir():
+        expected = pq.read_table(source_dir / DAY).num_rows
+        assert pq.read_table(lake / "raw" / source_dir.name / f"date={DAY}").num_rows == expected
+
+
+def test_s3_drop_without_sentinel_is_not_ingested(s3_endpoint, tmp_path):
+    client = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1", **CREDENTIALS)
+    client.create_bucket(Bucket="meridian-partial")
+    local = tmp_path / "drops"
+    write_day(local, DAY, vehicles=2, seed=5)
+    _upload(client, local, "meridian-partial", "p", sentinel=False)
+    gps = [a for a in raw_assets if a.key.to_user_string() == "raw_gps_telemetry"]
+    result = dg.materialize(
+        gps, partition_key=DAY, raise_on_error=False,
+        resources={"landing": LandingZone(uri="s3://meridian-partial/p", s3=_s3(s3_endpoint)),
+                   "lake": Lake(root=str(tmp_path / "lake"))},
+    )
+    assert not result.success
+    message = result.get_step_failure_events()[0].event_specific_data.error.message
+    assert "s3://meridian-partial/p/gps/2026-11-01/" in message and "incomplete drop" in message
