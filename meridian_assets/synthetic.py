@@ -34,51 +34,61 @@ GPS_FORMATS = ("parquet", "csv", "csv.gz")
 
 _TS = pa.timestamp("us", tz="UTC")
 SCHEMAS: dict[str, pa.Schema] = {
-    "gps": pa.schema([
-        ("vehicle_id", pa.string()),
-        ("event_ts", _TS),
-        ("lat", pa.float64()),
-        ("lon", pa.float64()),
-        ("speed_kph", pa.float64()),
-        ("heading_deg", pa.float64()),
-        ("ignition_on", pa.bool_()),
-    ]),
-    "deliveries": pa.schema([
-        ("delivery_id", pa.string()),
-        ("vehicle_id", pa.string()),
-        ("route_id", pa.string()),
-        ("customer_id", pa.string()),
-        ("region", pa.string()),
-        ("stop_sequence", pa.int64()),
-        ("planned_distance_km", pa.float64()),
-        ("scheduled_departure_ts", _TS),
-        ("scheduled_arrival_ts", _TS),
-        ("actual_departure_ts", _TS),
-        ("actual_arrival_ts", _TS),
-        ("status", pa.string()),
-    ]),
-    "weather": pa.schema([
-        ("region", pa.string()),
-        ("observed_ts", _TS),
-        ("temp_c", pa.float64()),
-        ("precip_mm", pa.float64()),
-        ("wind_kph", pa.float64()),
-        ("visibility_km", pa.float64()),
-        ("condition", pa.string()),
-    ]),
-    "traffic": pa.schema([
-        ("region", pa.string()),
-        ("observed_ts", _TS),
-        ("congestion_index", pa.float64()),
-        ("incident_count", pa.int64()),
-    ]),
-    "customers": pa.schema([
-        ("customer_id", pa.string()),
-        ("region", pa.string()),
-        ("dock_type", pa.string()),
-        ("requires_appointment", pa.bool_()),
-        ("avg_unload_min", pa.float64()),
-    ]),
+    "gps": pa.schema(
+        [
+            ("vehicle_id", pa.string()),
+            ("event_ts", _TS),
+            ("lat", pa.float64()),
+            ("lon", pa.float64()),
+            ("speed_kph", pa.float64()),
+            ("heading_deg", pa.float64()),
+            ("ignition_on", pa.bool_()),
+        ]
+    ),
+    "deliveries": pa.schema(
+        [
+            ("delivery_id", pa.string()),
+            ("vehicle_id", pa.string()),
+            ("route_id", pa.string()),
+            ("customer_id", pa.string()),
+            ("region", pa.string()),
+            ("stop_sequence", pa.int64()),
+            ("planned_distance_km", pa.float64()),
+            ("scheduled_departure_ts", _TS),
+            ("scheduled_arrival_ts", _TS),
+            ("actual_departure_ts", _TS),
+            ("actual_arrival_ts", _TS),
+            ("status", pa.string()),
+        ]
+    ),
+    "weather": pa.schema(
+        [
+            ("region", pa.string()),
+            ("observed_ts", _TS),
+            ("temp_c", pa.float64()),
+            ("precip_mm", pa.float64()),
+            ("wind_kph", pa.float64()),
+            ("visibility_km", pa.float64()),
+            ("condition", pa.string()),
+        ]
+    ),
+    "traffic": pa.schema(
+        [
+            ("region", pa.string()),
+            ("observed_ts", _TS),
+            ("congestion_index", pa.float64()),
+            ("incident_count", pa.int64()),
+        ]
+    ),
+    "customers": pa.schema(
+        [
+            ("customer_id", pa.string()),
+            ("region", pa.string()),
+            ("dock_type", pa.string()),
+            ("requires_appointment", pa.bool_()),
+            ("avg_unload_min", pa.float64()),
+        ]
+    ),
 }
 """The contract's schemas, as every part file is written."""
 
@@ -96,36 +106,43 @@ REGIONS: dict[str, tuple[float, float, float]] = {
 _REGION_NAMES = np.array(list(REGIONS))
 _REGION_LAT, _REGION_LON, _REGION_CONGESTION = (np.array(c) for c in zip(*REGIONS.values()))
 
-# Condition: (mean precip mm/h, extra wind kph, visibility km, drive-time factor, added congestion).
-WEATHER_EFFECTS: dict[str, tuple[float, float, float, float, float]] = {
-    "clear": (0.0, 0.0, 30.0, 1.00, 0.00),
-    "cloudy": (0.0, 3.0, 20.0, 1.00, 0.00),
-    "rain": (1.2, 6.0, 8.0, 1.15, 0.08),
-    "snow": (0.8, 8.0, 3.0, 1.40, 0.15),
-    "fog": (0.0, 0.0, 0.5, 1.25, 0.05),
-    "storm": (6.0, 45.0, 4.0, 1.50, 0.15),
+# Condition: (share of days, mean precip mm/h, extra wind kph, visibility km, drive-time factor,
+# added congestion). Snow days are rain days that are cold enough.
+WEATHER_EFFECTS: dict[str, tuple[float, float, float, float, float, float]] = {
+    "clear": (0.35, 0.0, 0.0, 30.0, 1.00, 0.00),
+    "cloudy": (0.30, 0.0, 3.0, 20.0, 1.00, 0.00),
+    "rain": (0.20, 1.2, 6.0, 8.0, 1.15, 0.08),
+    "snow": (0.00, 0.8, 8.0, 3.0, 1.40, 0.15),
+    "fog": (0.08, 0.0, 0.0, 0.5, 1.25, 0.05),
+    "storm": (0.07, 6.0, 45.0, 4.0, 1.50, 0.15),
 }
 _CONDITIONS = np.array(list(WEATHER_EFFECTS))
-_PRECIP_MEAN, _WIND_EXTRA, _VISIBILITY, _SLOWDOWN, _WEATHER_CONGESTION = (
+_DAY_SHARE, _PRECIP_MEAN, _WIND_EXTRA, _VISIBILITY, _SLOWDOWN, _WEATHER_CONGESTION = (
     np.array(c) for c in zip(*WEATHER_EFFECTS.values())
 )
-# How often a region's day is each condition; snow replaces rain on cold days.
-_REGIME_P = np.array([0.35, 0.30, 0.20, 0.0, 0.08, 0.07])
-_RAIN, _SNOW = 2, 3
+_CLEAR, _CLOUDY, _RAIN, _SNOW = (
+    list(WEATHER_EFFECTS).index(c) for c in ("clear", "cloudy", "rain", "snow")
+)
 
 # Dock type: (share of customers, typical unload minutes); ground docks are the slowest.
-DOCKS: dict[str, tuple[float, float]] = {"ground": (0.30, 28.0), "dock": (0.45, 9.0), "liftgate": (0.25, 16.0)}
+DOCKS: dict[str, tuple[float, float]] = {
+    "ground": (0.30, 28.0),
+    "dock": (0.45, 9.0),
+    "liftgate": (0.25, 16.0),
+}
 _DOCK_NAMES = np.array(list(DOCKS))
 _DOCK_SHARE, _DOCK_UNLOAD = (np.array(c) for c in zip(*DOCKS.values()))
+_LOADING_DOCK = list(DOCKS).index("dock")
 
 MIN_STOPS, MAX_STOPS = 4, 8
-DISPATCH_KPH = 35.0  # the dispatcher's naive speed, and its flat allowance per stop
+# The dispatcher plans every leg at one speed plus a flat allowance for the stop.
+DISPATCH_KPH = 35.0
 DISPATCH_ALLOWANCE_MIN = 20.0
 SCHEDULED_SERVICE_MIN = 10.0  # between a scheduled arrival and the next scheduled departure
 FREE_FLOW_KPH = 48.0  # an average driver's speed on an empty road
 
 SHIFT_START_S, SHIFT_SECONDS = 5 * 3600, 15 * 3600  # GPS shift 05:00-20:00 UTC
-GPS_CHUNK_VEHICLES = 2_000  # vehicles per GPS part file; bounds memory at ~0.5 GB
+GPS_CHUNK_VEHICLES = 2_000  # vehicles per GPS part file; bounds the peak memory (~0.75 GB in all)
 _SEGMENT_PAIRS = 80  # moving+stopped pairs drawn per vehicle; ~2x what a shift needs
 _AREA_HALF_WIDTH_KM = 15.0  # vehicles stay in a box this far around their region's center
 _KM_PER_DEG_LAT = 111.32
@@ -169,8 +186,9 @@ def _fleet(vehicles: int, seed: int) -> _Fleet:
         raise ValueError(f"vehicles must be >= 1, got {vehicles}")
     rng = _rng(seed, "fleet")
     region = rng.integers(0, len(REGIONS), vehicles)
-    # Customer c lives in region c % len(REGIONS), so region r's customers are r + k * len(REGIONS).
-    per_region = (_customer_count(vehicles) - np.arange(len(REGIONS)) + len(REGIONS) - 1) // len(REGIONS)
+    # Customer c lives in region c % n, so region r's customers are r + k * n for k < per_region[r].
+    n = len(REGIONS)
+    per_region = (_customer_count(vehicles) - np.arange(n) + n - 1) // n
     k = (rng.random((vehicles, MAX_STOPS)) * per_region[region][:, None]).astype(np.int64)
     numbers = np.arange(1, vehicles + 1)
     return _Fleet(
@@ -179,7 +197,7 @@ def _fleet(vehicles: int, seed: int) -> _Fleet:
         region=region,
         speed_factor=rng.uniform(0.7, 1.25, vehicles),
         idle_tendency=rng.beta(2.0, 5.0, vehicles),
-        route_customers=region[:, None] + k * len(REGIONS),
+        route_customers=region[:, None] + k * n,
     )
 
 
@@ -195,68 +213,87 @@ def generate_customers(day: date | str, vehicles: int = 200, seed: int = 7) -> p
     appointment = rng.random(count) < 0.35
     unload_factor = rng.lognormal(0.0, 0.25, count)
     upgrade_day = _EPOCH.toordinal() + rng.integers(0, 20 * 365, count)
-    dock = np.where(_as_date(day).toordinal() >= upgrade_day, 1, dock)  # 1: "dock"
-    return pd.DataFrame({
-        "customer_id": [f"C{i:06d}" for i in range(1, count + 1)],
-        "region": _REGION_NAMES[np.arange(count) % len(REGIONS)],
-        "dock_type": _DOCK_NAMES[dock],
-        "requires_appointment": appointment,
-        "avg_unload_min": np.round(_DOCK_UNLOAD[dock] * unload_factor, 1),
-    })
+    dock = np.where(_as_date(day).toordinal() >= upgrade_day, _LOADING_DOCK, dock)
+    return pd.DataFrame(
+        {
+            "customer_id": [f"C{i:06d}" for i in range(1, count + 1)],
+            "region": _REGION_NAMES[np.arange(count) % len(REGIONS)],
+            "dock_type": _DOCK_NAMES[dock],
+            "requires_appointment": appointment,
+            "avg_unload_min": np.round(_DOCK_UNLOAD[dock] * unload_factor, 1),
+        }
+    )
 
 
 def _weather_conditions(day: date, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(condition index, temperature) per (region, hour): shared by weather, traffic, deliveries."""
     rng = _rng(seed, "weather", day.toordinal())
     regions = len(REGIONS)
-    season = 10.0 - 8.0 * np.cos(2 * np.pi * (day.timetuple().tm_yday - 15) / 365.25)  # coldest mid-Jan
+    # Coldest in mid-January (about 2 C), warmest in mid-July (about 18 C).
+    season = 10.0 - 8.0 * np.cos(2 * np.pi * (day.timetuple().tm_yday - 15) / 365.25)
     daily_temp = season + rng.normal(0.0, 3.0) + rng.normal(0.0, 1.0, regions)
     # One weather system covers most regions; some have their own day.
     regime = np.where(
         rng.random(regions) < 0.7,
-        rng.choice(len(_CONDITIONS), p=_REGIME_P),
-        rng.choice(len(_CONDITIONS), size=regions, p=_REGIME_P),
+        rng.choice(len(_CONDITIONS), p=_DAY_SHARE),
+        rng.choice(len(_CONDITIONS), size=regions, p=_DAY_SHARE),
     )
     regime = np.where((regime == _RAIN) & (daily_temp < 1.5), _SNOW, regime)
     # The day's weather shows in most hours; the rest are cloudy breaks.
-    condition = np.where(rng.random((regions, 24)) < 0.75, regime[:, None], 1)
-    diurnal = np.where(condition <= 1, 4.0, 2.0)  # clouds damp the day/night swing
+    condition = np.where(rng.random((regions, 24)) < 0.75, regime[:, None], _CLOUDY)
+    # Rain, snow, fog and storms damp the swing between night and afternoon.
+    diurnal = np.where(np.isin(condition, (_CLEAR, _CLOUDY)), 4.0, 2.0)
     hours = np.arange(24)
-    temp = daily_temp[:, None] + diurnal * np.cos(2 * np.pi * (hours - 14) / 24) + rng.normal(0, 0.4, (regions, 24))
+    temp = (
+        daily_temp[:, None]
+        + diurnal * np.cos(2 * np.pi * (hours - 14) / 24)
+        + rng.normal(0, 0.4, (regions, 24))
+    )
     return condition, temp
 
 
 def _hourly_frame(day: date, values: dict[str, np.ndarray]) -> pd.DataFrame:
     """A (region, hour) table: `values` are (regions, 24) arrays, one row per region and hour."""
     hours = np.tile(np.arange(24) * 3600.0, len(REGIONS))
-    return pd.DataFrame({
-        "region": np.repeat(_REGION_NAMES, 24),
-        "observed_ts": _timestamps(day, hours),
-        **{name: v.ravel() for name, v in values.items()},
-    })
+    return pd.DataFrame(
+        {
+            "region": np.repeat(_REGION_NAMES, 24),
+            "observed_ts": _timestamps(day, hours),
+            **{name: v.ravel() for name, v in values.items()},
+        }
+    )
 
 
 def generate_weather(day: date | str, seed: int = 7) -> pd.DataFrame:
     """Hourly weather per region: season and daily cycle in temperature, a daily regime."""
     d = _as_date(day)
     condition, temp = _weather_conditions(d, seed)
+    # A stream of its own: these draws must not shift the conditions traffic and deliveries see.
     rng = _rng(seed, "weather", d.toordinal(), 1)
     precip_mean = _PRECIP_MEAN[condition]
     precip = np.round(rng.gamma(2.0, 0.5, condition.shape) * precip_mean, 1)
-    return _hourly_frame(d, {
-        "temp_c": np.round(np.clip(temp, -60, 60), 1),
-        "precip_mm": np.where(precip_mean > 0, np.maximum(precip, 0.1), 0.0),  # wet hours measure some
-        "wind_kph": np.round(rng.gamma(2.0, 6.0, condition.shape) + _WIND_EXTRA[condition], 1),
-        "visibility_km": np.round(_VISIBILITY[condition] * rng.lognormal(0, 0.2, condition.shape), 2),
-        "condition": _CONDITIONS[condition],
-    })
+    wet = precip_mean > 0
+    return _hourly_frame(
+        d,
+        {
+            "temp_c": np.round(np.clip(temp, -60, 60), 1),
+            "precip_mm": np.where(wet, np.maximum(precip, 0.1), 0.0),  # wet hours measure some
+            "wind_kph": np.round(rng.gamma(2.0, 6.0, condition.shape) + _WIND_EXTRA[condition], 1),
+            "visibility_km": np.round(
+                _VISIBILITY[condition] * rng.lognormal(0, 0.2, condition.shape), 2
+            ),
+            "condition": _CONDITIONS[condition],
+        },
+    )
 
 
 def _congestion(day: date, seed: int) -> np.ndarray:
     """Congestion index per (region, hour): rush hours, weekends, bad weather, noise."""
     rng = _rng(seed, "traffic", day.toordinal())
     hours = np.arange(24)
-    rush = 0.45 * np.exp(-0.5 * ((hours - 8) / 1.1) ** 2) + 0.50 * np.exp(-0.5 * ((hours - 17) / 1.3) ** 2)
+    rush = 0.45 * np.exp(-0.5 * ((hours - 8) / 1.1) ** 2) + 0.50 * np.exp(
+        -0.5 * ((hours - 17) / 1.3) ** 2
+    )
     if day.weekday() >= 5:
         rush *= 0.35
     daytime = np.where((hours >= 6) & (hours < 21), 0.15, 0.02)
@@ -270,11 +307,17 @@ def generate_traffic(day: date | str, seed: int = 7) -> pd.DataFrame:
     d = _as_date(day)
     congestion = _congestion(d, seed)
     incidents = _rng(seed, "traffic", d.toordinal(), 1).poisson(4.0 * congestion)
-    return _hourly_frame(d, {"congestion_index": np.round(congestion, 4), "incident_count": incidents})
+    return _hourly_frame(
+        d, {"congestion_index": np.round(congestion, 4), "incident_count": incidents}
+    )
 
 
 def generate_deliveries(day: date | str, vehicles: int = 200, seed: int = 7) -> pd.DataFrame:
-    """The day's stops: a naive schedule from distance, and actual times from the real drivers."""
+    """The day's stops: a naive schedule from distance, and actual times from the real drivers.
+
+    Actual arrival is the proof-of-delivery scan, so it includes docking, the wait for an
+    appointment slot and unloading; the dispatcher's allowance for these is flat.
+    """
     d = _as_date(day)
     fleet = _fleet(vehicles, seed)
     customers = generate_customers(d, vehicles, seed)
@@ -284,7 +327,7 @@ def generate_deliveries(day: date | str, vehicles: int = 200, seed: int = 7) -> 
 
     # Plan on a (vehicle, stop) grid, then keep each vehicle's first n_stops columns.
     n_stops = rng.integers(MIN_STOPS, MAX_STOPS + 1, vehicles)
-    order = np.argsort(rng.random((vehicles, MAX_STOPS)), axis=1)  # today's order of the route's customers
+    order = np.argsort(rng.random((vehicles, MAX_STOPS)), axis=1)  # today's order of the route
     customer = np.take_along_axis(fleet.route_customers, order, axis=1)
     distance = np.round(np.minimum(1.0 + rng.gamma(2.0, 6.0, customer.shape), 45.0), 1)
     planned_min = np.round(distance / DISPATCH_KPH * 60 + DISPATCH_ALLOWANCE_MIN)
@@ -302,10 +345,12 @@ def generate_deliveries(day: date | str, vehicles: int = 200, seed: int = 7) -> 
     region = fleet.region[vehicle]
     hour = (departure_s // 3600).astype(np.int64)
     drive_min = (
-        distance / (FREE_FLOW_KPH * fleet.speed_factor[vehicle]) * 60
+        distance
+        / (FREE_FLOW_KPH * fleet.speed_factor[vehicle])
+        * 60
         * (1 + 1.2 * congestion[region, hour])
         * _SLOWDOWN[condition[region, hour]]
-        * (1 + 0.04 * (sequence - 1))  # the driver tires, the van empties slower
+        * (1 + 0.04 * (sequence - 1))  # later stops run slower: the driver tires
     )
     appointment = customers["requires_appointment"].to_numpy()[customer]
     handling_min = (
@@ -320,20 +365,22 @@ def generate_deliveries(day: date | str, vehicles: int = 200, seed: int = 7) -> 
     actual_arrival_s = np.where(status == "delivered", actual_departure_s + actual_s, np.nan)
 
     vehicle_id = fleet.vehicle_id[vehicle]
-    return pd.DataFrame({
-        "delivery_id": [f"D{d:%Y%m%d}-{v}-{s:02d}" for v, s in zip(vehicle_id, sequence)],
-        "vehicle_id": vehicle_id,
-        "route_id": fleet.route_id[vehicle],
-        "customer_id": customers["customer_id"].to_numpy()[customer],
-        "region": _REGION_NAMES[region],
-        "stop_sequence": sequence.astype(np.int64),
-        "planned_distance_km": distance,
-        "scheduled_departure_ts": _timestamps(d, departure_s),
-        "scheduled_arrival_ts": _timestamps(d, departure_s + planned_s),
-        "actual_departure_ts": _timestamps(d, actual_departure_s),
-        "actual_arrival_ts": _timestamps(d, actual_arrival_s),
-        "status": status,
-    })
+    return pd.DataFrame(
+        {
+            "delivery_id": [f"D{d:%Y%m%d}-{v}-{s:02d}" for v, s in zip(vehicle_id, sequence)],
+            "vehicle_id": vehicle_id,
+            "route_id": fleet.route_id[vehicle],
+            "customer_id": customers["customer_id"].to_numpy()[customer],
+            "region": _REGION_NAMES[region],
+            "stop_sequence": sequence.astype(np.int64),
+            "planned_distance_km": distance,
+            "scheduled_departure_ts": _timestamps(d, departure_s),
+            "scheduled_arrival_ts": _timestamps(d, departure_s + planned_s),
+            "actual_departure_ts": _timestamps(d, actual_departure_s),
+            "actual_arrival_ts": _timestamps(d, actual_arrival_s),
+            "status": status,
+        }
+    )
 
 
 def _fold(x: np.ndarray, half_width: float) -> tuple[np.ndarray, np.ndarray]:
@@ -354,11 +401,18 @@ def _segment_index(rng: np.random.Generator, elapsed_s: np.ndarray, idle_tendenc
     size = (vehicles, _SEGMENT_PAIRS)
     moving_s = rng.gamma(2.0, 9.0, size) * 60
     long_stop = rng.random(size) < 0.5
-    stopped_s = np.where(long_stop, rng.lognormal(np.log(8.0), 0.6, size), rng.uniform(0.3, 2.5, size)) * 60
+    stopped_s = (
+        np.where(long_stop, rng.lognormal(np.log(8.0), 0.6, size), rng.uniform(0.3, 2.5, size)) * 60
+    )
     engine_off = long_stop & (stopped_s >= 300) & (rng.random(size) >= idle_tendency[:, None])
     segments = 2 * _SEGMENT_PAIRS
-    ends = np.minimum(np.cumsum(np.stack([moving_s, stopped_s], axis=2).reshape(vehicles, segments), axis=1), SHIFT_SECONDS)
-    ignition = np.stack([np.ones(size, dtype=bool), ~engine_off], axis=2).reshape(vehicles, segments)
+    ends = np.minimum(
+        np.cumsum(np.stack([moving_s, stopped_s], axis=2).reshape(vehicles, segments), axis=1),
+        SHIFT_SECONDS,
+    )
+    ignition = np.stack([np.ones(size, dtype=bool), ~engine_off], axis=2).reshape(
+        vehicles, segments
+    )
     # One searchsorted for all vehicles: offset each vehicle's times past the previous one's.
     offset = np.arange(vehicles)[:, None] * (SHIFT_SECONDS + 1)
     flat = np.searchsorted((ends + offset).ravel(), (elapsed_s + offset).ravel(), side="right")
@@ -366,20 +420,29 @@ def _segment_index(rng: np.random.Generator, elapsed_s: np.ndarray, idle_tendenc
     return np.minimum(index, segments - 1), ignition
 
 
-def _gps_chunk(rng: np.random.Generator, day: date, fleet: _Fleet, vehicles: slice,
-               congestion: np.ndarray, ping_seconds: int) -> pd.DataFrame:
+def _gps_chunk(
+    rng: np.random.Generator,
+    day: date,
+    fleet: _Fleet,
+    vehicles: slice,
+    congestion: np.ndarray,
+    ping_seconds: int,
+) -> pd.DataFrame:
     """Pings of some vehicles, computed on (vehicle, ping) arrays."""
     region = fleet.region[vehicles]
     speed_factor = fleet.speed_factor[vehicles]
     count, pings = len(region), SHIFT_SECONDS // ping_seconds
     shape = (count, pings)
-    elapsed_s = rng.integers(0, ping_seconds, (count, 1)) + ping_seconds * np.arange(pings)  # own phase
+    # Each tracker pings on its own phase within the ping interval.
+    elapsed_s = rng.integers(0, ping_seconds, (count, 1)) + ping_seconds * np.arange(pings)
     seconds = SHIFT_START_S + elapsed_s
 
     segment, segment_ignition = _segment_index(rng, elapsed_s, fleet.idle_tendency[vehicles])
     moving = segment % 2 == 0
     ignition = np.take_along_axis(segment_ignition, segment, axis=1)
-    cruise = np.take_along_axis(np.clip(rng.lognormal(np.log(42.0), 0.3, segment_ignition.shape), 8, 110), segment, axis=1)
+    cruise = np.take_along_axis(
+        np.clip(rng.lognormal(np.log(42.0), 0.3, segment_ignition.shape), 8, 110), segment, axis=1
+    )
     traffic = 1 - 0.5 * congestion[region[:, None], seconds // 3600]
     speed = cruise * speed_factor[:, None] * traffic + rng.normal(0.0, 3.0, shape)
     speed = np.where(moving, np.round(np.clip(speed, 1.0, 250.0), 1), 0.0)
@@ -388,78 +451,105 @@ def _gps_chunk(rng: np.random.Generator, day: date, fleet: _Fleet, vehicles: sli
     turn = rng.normal(0.0, 15.0, shape)
     sharp = rng.random(shape)
     turn += np.where(sharp < 0.015, -90.0, np.where(sharp < 0.03, 90.0, 0.0))
-    direction = np.radians(rng.uniform(0, 360, (count, 1)) + np.cumsum(np.where(moving, turn, 0.0), axis=1))
+    direction = np.radians(
+        rng.uniform(0, 360, (count, 1)) + np.cumsum(np.where(moving, turn, 0.0), axis=1)
+    )
     step_km = speed * ping_seconds / 3600
+    start_east, start_north = rng.uniform(-_AREA_HALF_WIDTH_KM, _AREA_HALF_WIDTH_KM, (2, count, 1))
     east, mirrored_east = _fold(
-        rng.uniform(-_AREA_HALF_WIDTH_KM, _AREA_HALF_WIDTH_KM, (count, 1)) + np.cumsum(step_km * np.sin(direction), axis=1),
-        _AREA_HALF_WIDTH_KM,
+        start_east + np.cumsum(step_km * np.sin(direction), axis=1), _AREA_HALF_WIDTH_KM
     )
     north, mirrored_north = _fold(
-        rng.uniform(-_AREA_HALF_WIDTH_KM, _AREA_HALF_WIDTH_KM, (count, 1)) + np.cumsum(step_km * np.cos(direction), axis=1),
-        _AREA_HALF_WIDTH_KM,
+        start_north + np.cumsum(step_km * np.cos(direction), axis=1), _AREA_HALF_WIDTH_KM
     )
     # After a reflection the vehicle travels mirrored, so the heading it reports is too.
-    heading = np.degrees(np.arctan2(
-        np.where(mirrored_east, -1.0, 1.0) * np.sin(direction),
-        np.where(mirrored_north, -1.0, 1.0) * np.cos(direction),
-    ))
+    heading = np.degrees(
+        np.arctan2(
+            np.where(mirrored_east, -1.0, 1.0) * np.sin(direction),
+            np.where(mirrored_north, -1.0, 1.0) * np.cos(direction),
+        )
+    )
     heading = np.mod(np.round(heading, 1), 360.0)  # rounding first keeps 360.0 out
     heading = np.where(rng.random(shape) < 0.03, np.nan, heading)  # no fix on the compass
 
     lat0, lon0 = _REGION_LAT[region][:, None], _REGION_LON[region][:, None]
     lat = lat0 + (north + rng.normal(0.0, 0.004, shape)) / _KM_PER_DEG_LAT  # ~4 m GPS jitter
-    lon = lon0 + (east + rng.normal(0.0, 0.004, shape)) / (_KM_PER_DEG_LAT * np.cos(np.radians(lat0)))
+    lon = lon0 + (east + rng.normal(0.0, 0.004, shape)) / (
+        _KM_PER_DEG_LAT * np.cos(np.radians(lat0))
+    )
 
     # Dropped pings: a few at random, and some vehicles lose signal for 5-30 minutes.
     ping = np.arange(pings)
     outage_start = rng.integers(0, pings, (count, 1))
     outage_len = rng.integers(300, 1800, (count, 1)) // ping_seconds
-    outage = (rng.random((count, 1)) < 0.3) & (ping >= outage_start) & (ping < outage_start + outage_len)
+    outage = (
+        (rng.random((count, 1)) < 0.3) & (ping >= outage_start) & (ping < outage_start + outage_len)
+    )
     kept = (rng.random(shape) >= 0.01) & ~outage
 
-    return pd.DataFrame({
-        "vehicle_id": np.repeat(fleet.vehicle_id[vehicles], kept.sum(axis=1)),
-        "event_ts": _timestamps(day, seconds[kept]),
-        "lat": np.round(lat[kept], 6),
-        "lon": np.round(lon[kept], 6),
-        "speed_kph": speed[kept],
-        "heading_deg": heading[kept],
-        "ignition_on": ignition[kept],
-    })
+    return pd.DataFrame(
+        {
+            "vehicle_id": np.repeat(fleet.vehicle_id[vehicles], kept.sum(axis=1)),
+            "event_ts": _timestamps(day, seconds[kept]),
+            "lat": np.round(lat[kept], 6),
+            "lon": np.round(lon[kept], 6),
+            "speed_kph": speed[kept],
+            "heading_deg": heading[kept],
+            "ignition_on": ignition[kept],
+        }
+    )
 
 
-def iter_gps_chunks(day: date | str, vehicles: int = 200, seed: int = 7, ping_seconds: int = 60,
-                    chunk_vehicles: int = GPS_CHUNK_VEHICLES) -> Iterator[pd.DataFrame]:
+def iter_gps_chunks(
+    day: date | str,
+    vehicles: int = 200,
+    seed: int = 7,
+    ping_seconds: int = 60,
+    chunk_vehicles: int = GPS_CHUNK_VEHICLES,
+) -> Iterator[pd.DataFrame]:
     """The day's GPS pings, `chunk_vehicles` vehicles at a time, to bound memory.
 
-    Each chunk has its own random stream keyed by its first vehicle, so the data depends
-    on the chunk size: keep the default for reproducible drops.
+    Arguments are checked now, chunks made lazily: a bad argument must fail before a
+    writer has removed the old drop. Each chunk has its own random stream keyed by its
+    first vehicle, so the data depends on the chunk size: keep the default.
     """
     if not 1 <= ping_seconds <= 3600:
         raise ValueError(f"ping_seconds must be 1..3600, got {ping_seconds}")
     d = _as_date(day)
     fleet = _fleet(vehicles, seed)
     congestion = _congestion(d, seed)
-    for start in range(0, vehicles, chunk_vehicles):
-        rng = _rng(seed, "gps", d.toordinal(), start)
-        yield _gps_chunk(rng, d, fleet, slice(start, start + chunk_vehicles), congestion, ping_seconds)
+    return (
+        _gps_chunk(
+            _rng(seed, "gps", d.toordinal(), start),
+            d,
+            fleet,
+            slice(start, start + chunk_vehicles),
+            congestion,
+            ping_seconds,
+        )
+        for start in range(0, vehicles, chunk_vehicles)
+    )
 
 
-def generate_gps(day: date | str, vehicles: int = 200, seed: int = 7, ping_seconds: int = 60) -> pd.DataFrame:
+def generate_gps(
+    day: date | str, vehicles: int = 200, seed: int = 7, ping_seconds: int = 60
+) -> pd.DataFrame:
     """All of the day's GPS pings in one frame: for small fleets (tests, notebooks)."""
     return pd.concat(iter_gps_chunks(day, vehicles, seed, ping_seconds), ignore_index=True)
 
 
 def _write_part(frame: pd.DataFrame, source: str, path: Path, fmt: str) -> None:
-    # replace_schema_metadata: a vendor's file carries no pandas metadata, only the contract's types.
-    table = pa.Table.from_pandas(frame, schema=SCHEMAS[source], preserve_index=False).replace_schema_metadata()
+    # No pandas metadata: a vendor's file carries only the contract's columns and types.
+    table = pa.Table.from_pandas(frame, schema=SCHEMAS[source], preserve_index=False)
+    table = table.replace_schema_metadata()
     if fmt == "parquet":
         pq.write_table(table, path)
         return
     # CSV timestamps as ISO-8601 with Z, whole seconds (Arrow's own CSV uses a space and micros).
     seconds = table["event_ts"].cast(pa.timestamp("s", tz="UTC"))
     table = table.set_column(1, "event_ts", pc.strftime(seconds, format="%Y-%m-%dT%H:%M:%SZ"))
-    options = pacsv.WriteOptions(quoting_header="none")
+    # Arrow quotes every string by default; none of these values needs it.
+    options = pacsv.WriteOptions(quoting_style="none", quoting_header="none")
     if fmt == "csv.gz":
         with pa.CompressedOutputStream(str(path), "gzip") as sink:
             pacsv.write_csv(table, sink, options)
@@ -467,7 +557,13 @@ def _write_part(frame: pd.DataFrame, source: str, path: Path, fmt: str) -> None:
         pacsv.write_csv(table, str(path), options)
 
 
-def _deliver(landing: str | Path, source: str, day: date, frames: Iterable[pd.DataFrame], fmt: str = "parquet") -> int:
+def _deliver(
+    landing: str | Path,
+    source: str,
+    day: date,
+    frames: Iterable[pd.DataFrame],
+    fmt: str = "parquet",
+) -> int:
     """Replace one drop folder: sentinel gone first, then old parts, new parts, sentinel last.
 
     Between the first and last step the folder has no `_SUCCESS`, so no reader takes a
@@ -493,12 +589,23 @@ def _reporting(chunks: Iterable[pd.DataFrame], day: date, vehicles: int) -> Iter
     for chunk in chunks:
         yield chunk
         done, pings = min(done + GPS_CHUNK_VEHICLES, vehicles), pings + len(chunk)
-        print(f"gps {day}: {done}/{vehicles} vehicles, {pings / 1e6:.1f}M pings, "
-              f"{time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
+        print(
+            f"gps {day}: {done}/{vehicles} vehicles, {pings / 1e6:.1f}M pings, "
+            f"{time.monotonic() - started:.0f} s",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
-def write_day(landing: str | Path, day: date | str, vehicles: int = 200, seed: int = 7, ping_seconds: int = 60,
-              gps_format: str = "parquet", progress: bool | None = None) -> dict[str, int]:
+def write_day(
+    landing: str | Path,
+    day: date | str,
+    vehicles: int = 200,
+    seed: int = 7,
+    ping_seconds: int = 60,
+    gps_format: str = "parquet",
+    progress: bool | None = None,
+) -> dict[str, int]:
     """Write one day's drops of all five sources; returns the rows per source.
 
     progress: report each GPS chunk on stderr; None means only when there is more than one.
@@ -518,9 +625,16 @@ def write_day(landing: str | Path, day: date | str, vehicles: int = 200, seed: i
     }
 
 
-def write_drops(landing: str | Path, start: date | str, end: date | str, vehicles: int = 200, seed: int = 7,
-                ping_seconds: int = 60, gps_format: str = "parquet",
-                progress: bool | None = None) -> dict[str, dict[str, int]]:
+def write_drops(
+    landing: str | Path,
+    start: date | str,
+    end: date | str,
+    vehicles: int = 200,
+    seed: int = 7,
+    ping_seconds: int = 60,
+    gps_format: str = "parquet",
+    progress: bool | None = None,
+) -> dict[str, dict[str, int]]:
     """Write every day from `start` to `end` inclusive; returns the rows per source per day."""
     first, last = _as_date(start), _as_date(end)
     if last < first:
@@ -528,12 +642,16 @@ def write_drops(landing: str | Path, start: date | str, end: date | str, vehicle
     written = {}
     for offset in range((last - first).days + 1):
         day = first + timedelta(days=offset)
-        written[day.isoformat()] = write_day(landing, day, vehicles, seed, ping_seconds, gps_format, progress)
+        written[day.isoformat()] = write_day(
+            landing, day, vehicles, seed, ping_seconds, gps_format, progress
+        )
     return written
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m meridian_assets.synthetic", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m meridian_assets.synthetic", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("landing", help="local landing-zone folder")
     parser.add_argument("start", type=date.fromisoformat, help="first day, YYYY-MM-DD")
     parser.add_argument("end", type=date.fromisoformat, help="last day, YYYY-MM-DD (inclusive)")
@@ -543,9 +661,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--gps-format", choices=GPS_FORMATS, default="parquet")
     args = parser.parse_args(argv)
     try:
-        for day, rows in write_drops(args.landing, args.start, args.end, args.vehicles, args.seed,
-                                     args.ping_seconds, args.gps_format).items():
-            print(f"{day}: " + ", ".join(f"{source} {n}" for source, n in rows.items()), file=sys.stderr)
+        for day, rows in write_drops(
+            args.landing,
+            args.start,
+            args.end,
+            args.vehicles,
+            args.seed,
+            args.ping_seconds,
+            args.gps_format,
+        ).items():
+            print(
+                f"{day}: " + ", ".join(f"{source} {n}" for source, n in rows.items()),
+                file=sys.stderr,
+            )
     except ValueError as error:
         parser.error(str(error))
 

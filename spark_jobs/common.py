@@ -202,10 +202,12 @@ def write_partitions(df: DataFrame, lake: str | os.PathLike, table: str, days: l
 
     All days are written by one Spark job into a hidden staging folder, then each day's folder
     is swapped in. A day without rows still gets a partition (an empty parquet file carrying
-    the schema), so readers see "no rows" rather than "not computed". Other days are untouched.
+    the schema, written once by a second, trivial job), so readers see "no rows" rather than
+    "not computed". Other days are untouched.
     """
     staging = staging_dir(lake, table)
     try:
+        # Repartitioning by date gives one file per day instead of one per task and day.
         df.where(in_days(days)).repartition("date").write.partitionBy("date").parquet(str(staging))
         empty_days = [d for d in days if not (staging / f"date={d}").is_dir()]
         if empty_days:
@@ -221,9 +223,7 @@ def write_partitions(df: DataFrame, lake: str | os.PathLike, table: str, days: l
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def publish_features(
-    features: DataFrame, lake: str | os.PathLike, table: str, days: list[str], entity: str
-) -> dict:
+def publish_features(features: DataFrame, lake: str | os.PathLike, table: str, days: list[str], entity: str) -> dict:
     """Write a feature table for `days` and return what landed: rows per day, distinct entities, time.
 
     `spark_seconds` covers reading the inputs, computing and writing (the DataFrame is lazy);
@@ -233,19 +233,24 @@ def publish_features(
     write_partitions(features, lake, table, days)
     spark_seconds = time.perf_counter() - started
     written = read_partitions(features.sparkSession, lake, table, days, features.schema)
-    # One pass: a row per day plus the rollup's grand-total row (date null) for the range.
-    totals = {
-        row["date"]: row
-        for row in written.rollup("date")
+    rows_per_day = dict.fromkeys(days, 0)
+    distinct_entities = 0
+    # One pass: a row per day plus the rollup's grand total (date null; absent when no rows).
+    for row in (
+        written.rollup("date")
         .agg(F.count(F.lit(1)).alias("rows"), F.count_distinct(entity).alias("entities"))
         .collect()
-    }
+    ):
+        if row["date"] is None:
+            distinct_entities = row["entities"]
+        else:
+            rows_per_day[row["date"].isoformat()] = row["rows"]
     return {
         "table": table,
         "start": days[0],
         "end": days[-1],
-        "rows_per_day": {d: totals[date.fromisoformat(d)]["rows"] if date.fromisoformat(d) in totals else 0 for d in days},
-        "distinct_entities": totals[None]["entities"],
+        "rows_per_day": rows_per_day,
+        "distinct_entities": distinct_entities,
         "spark_seconds": round(spark_seconds, 3),
     }
 
@@ -275,21 +280,19 @@ def trailing_sums(targets: DataFrame, daily: DataFrame, key: str, days_back: int
     `daily` has one row per (key, date). Each target day is joined to its own window, so a
     range run equals per-day runs and day D itself never counts. No history gives nulls.
     """
-    history = daily.select(
-        F.col(key).alias("_key"), F.col("date").alias("_day"), *[c for c in daily.columns if c not in (key, "date")]
-    )
+    values = [c for c in daily.columns if c not in (key, "date")]
+    history = daily.select(F.col(key).alias("_key"), F.col("date").alias("_day"), *values)
     in_window = (
         (F.col(key) == F.col("_key"))
         & (F.col("_day") >= F.date_sub("date", days_back))
         & (F.col("_day") <= F.date_sub("date", 1))
     )
-    summed = [F.sum(c).alias(c) for c in daily.columns if c not in (key, "date")]
     return (
         targets.select(key, "date")
         .distinct()
         .join(history, in_window, "left")
         .groupBy(key, "date")
-        .agg(*summed)
+        .agg(*[F.sum(c).alias(c) for c in values])
     )
 
 

@@ -19,7 +19,6 @@ STOPPED_BELOW_KPH = 1.0
 MIN_STOP_MINUTES = 3.0
 
 
-
 def haversine_km(lat1: Column, lon1: Column, lat2: Column, lon2: Column) -> Column:
     """Great-circle distance in km between two points given in degrees."""
     dlat = F.radians(lat2 - lat1)
@@ -70,16 +69,20 @@ def detect_stops(steps: DataFrame) -> DataFrame:
 
 
 def compute(gps: DataFrame) -> DataFrame:
-    """One row per vehicle_id and date of `gps` (raw pings with a date column)."""
+    """One row per vehicle_id and date of `gps` (raw pings with a date column).
+
+    p95_speed_kph is the exact percentile (linear interpolation); moving means speed_kph >= 1,
+    idle means ignition on and speed_kph < 1; stop_count counts `detect_stops`; distance_km
+    and longest_gap_min are over consecutive pings of the day (0.0 and null for one ping);
+    active_hours_fraction is the number of distinct UTC hours with a ping over 24.
+    """
     steps = with_steps(gps)
     per_vehicle = steps.groupBy("vehicle_id", "date").agg(
         F.count(F.lit(1)).alias("ping_count"),
         F.avg("speed_kph").alias("mean_speed_kph"),
         F.percentile("speed_kph", 0.95).alias("p95_speed_kph"),
         F.avg((F.col("speed_kph") >= STOPPED_BELOW_KPH).cast("double")).alias("moving_fraction"),
-        F.avg((F.col("ignition_on") & (F.col("speed_kph") < STOPPED_BELOW_KPH)).cast("double")).alias(
-            "idle_fraction"
-        ),
+        F.avg((F.col("ignition_on") & (F.col("speed_kph") < STOPPED_BELOW_KPH)).cast("double")).alias("idle_fraction"),
         F.coalesce(F.sum("step_km"), F.lit(0.0)).alias("distance_km"),
         F.max("gap_min").alias("longest_gap_min"),
         (F.count_distinct(utc_hour("event_ts")) / 24.0).alias("active_hours_fraction"),

@@ -37,7 +37,12 @@ def route_daily_delays(deliveries: DataFrame) -> DataFrame:
 
 
 def compute(deliveries: DataFrame, days: list[str]) -> DataFrame:
-    """One row per delivery of `days`; `deliveries` must also hold the 7 days before the first."""
+    """One row per delivery of `days`; `deliveries` must also hold the 7 days before the first.
+
+    route_stops counts the route's deliveries of the day (any status). The 7-day history covers
+    the route's delivered deliveries of D-7..D-1: route_mean_delay_7d is their mean of actual
+    minus scheduled trip minutes (null when none), route_deliveries_7d their count (0 when none).
+    """
     targets = deliveries.where(in_days(days))
     history = trailing_sums(targets, route_daily_delays(deliveries), "route_id", HISTORY_DAYS)
     route_day = Window.partitionBy("route_id", "date")

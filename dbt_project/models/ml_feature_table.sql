@@ -9,27 +9,27 @@
 -- Left joins only: a delivery without some feature keeps its row with nulls there.
 
 with deliveries as (
-    select * from {{ ref('stg_deliveries') }}
+    {{ stg_deliveries() }}
 ),
 
 route as (
-    select * from {{ ref('stg_route_features') }}
+    {{ stg_route_features() }}
 ),
 
 gps as (
-    select * from {{ ref('stg_gps_features') }}
+    {{ stg_gps_features() }}
 ),
 
 weather as (
-    select * from {{ ref('stg_weather_features') }}
+    {{ stg_weather_features() }}
 ),
 
 traffic as (
-    select * from {{ ref('stg_traffic_features') }}
+    {{ stg_traffic_features() }}
 ),
 
 customers as (
-    select * from {{ ref('stg_customer_features') }}
+    {{ stg_customer_features() }}
 )
 
 select

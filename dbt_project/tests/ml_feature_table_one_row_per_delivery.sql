@@ -3,5 +3,5 @@
 
 select table_rows, delivery_rows
 from (select count(*) as table_rows from {{ ref('ml_feature_table') }})
-cross join (select count(*) as delivery_rows from {{ ref('stg_deliveries') }})
+cross join (select count(*) as delivery_rows from {{ source('raw', 'deliveries') }})
 where table_rows <> delivery_rows

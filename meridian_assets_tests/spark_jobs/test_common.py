@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
@@ -34,11 +34,22 @@ _ARROW_TYPES = {
 
 def ts(text: str) -> datetime:
     """A UTC instant from 'YYYY-MM-DD HH:MM'."""
-    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
-def delivery(delivery_id, day, *, route="R1", customer="C1", departs="08:00", scheduled_min=60.0,
-             trip_min=None, late_min=0.0, status="delivered", stop=1):
+def delivery(
+    delivery_id,
+    day,
+    *,
+    route="R1",
+    customer="C1",
+    departs="08:00",
+    scheduled_min=60.0,
+    trip_min=None,
+    late_min=0.0,
+    status="delivered",
+    stop=1,
+):
     """A raw delivery row of `day`: trip_min is the actual trip (default: as scheduled), late_min
     how long after the scheduled arrival it actually arrived."""
     departure = ts(f"{day} {departs}")
@@ -46,12 +57,19 @@ def delivery(delivery_id, day, *, route="R1", customer="C1", departs="08:00", sc
     actual_arrival = scheduled_arrival + timedelta(minutes=late_min)
     trip = timedelta(minutes=scheduled_min if trip_min is None else trip_min)
     return {
-        "delivery_id": delivery_id, "vehicle_id": "V1", "route_id": route, "customer_id": customer,
-        "region": "north", "stop_sequence": stop, "planned_distance_km": 12.5,
-        "scheduled_departure_ts": departure, "scheduled_arrival_ts": scheduled_arrival,
+        "delivery_id": delivery_id,
+        "vehicle_id": "V1",
+        "route_id": route,
+        "customer_id": customer,
+        "region": "north",
+        "stop_sequence": stop,
+        "planned_distance_km": 12.5,
+        "scheduled_departure_ts": departure,
+        "scheduled_arrival_ts": scheduled_arrival,
         "actual_departure_ts": None if status == "cancelled" else actual_arrival - trip,
         "actual_arrival_ts": actual_arrival if status == "delivered" else None,
-        "status": status, "date": day,
+        "status": status,
+        "date": day,
     }
 
 
@@ -77,26 +95,29 @@ def write_raw(lake: Path, source: str, rows: list[dict], arrow_types: dict[str, 
 def assert_rows_close(actual: list, expected: list) -> None:
     """Rows equal, floats to 1e-9: a sum may add the same numbers in another order."""
     assert len(actual) == len(expected)
-    for got, want in zip(actual, expected):
-        assert len(got) == len(want)
-        for a, b in zip(got, want):
+    for got, want in zip(actual, expected, strict=True):
+        for a, b in zip(got, want, strict=True):
             if isinstance(b, float) and a is not None:
                 assert math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9), (got, want)
             else:
                 assert a == b, (got, want)
 
 
-def assert_range_equals_days(spark, lake: Path, job, start: str, end: str, keys: list[str]) -> list:
-    """Run `job` over start..end, then day by day over the same lake: the rows must not change."""
+def assert_range_equals_days(spark, lake: Path, job, start: str, end: str, keys: list[str]) -> tuple[list, dict]:
+    """Run `job` over start..end, then day by day over the same lake: the rows must not change.
+
+    Returns the published rows (sorted by `keys`) and the range run's stats.
+    """
+
     def published():
         return spark.read.parquet(str(lake / job.TABLE)).orderBy(*keys).collect()
 
-    job.run(spark, lake, start, end)
+    stats = job.run(spark, lake, start, end)
     ranged = published()
     for day in days_between(start, end):
         job.run(spark, lake, day, day)
     assert_rows_close(published(), ranged)
-    return ranged
+    return ranged, stats
 
 
 def test_read_missing_partitions_gives_empty_frame_with_schema(spark, tmp_path):
@@ -116,9 +137,13 @@ def test_read_takes_date_from_folder_and_reads_int32_as_long(spark, tmp_path):
 
 def test_write_partitions_replaces_a_day_and_leaves_the_others(spark, tmp_path):
     schema = "k string, v long, date date"
-    first = spark.createDataFrame([("a", 1, date(2024, 1, 1)), ("b", 2, date(2024, 1, 1)), ("c", 3, date(2024, 1, 2))], schema)
+    first = spark.createDataFrame(
+        [("a", 1, date(2024, 1, 1)), ("b", 2, date(2024, 1, 1)), ("c", 3, date(2024, 1, 2))], schema
+    )
     write_partitions(first, tmp_path, "features/t", ["2024-01-01", "2024-01-02"])
-    write_partitions(spark.createDataFrame([("z", 9, date(2024, 1, 1))], schema), tmp_path, "features/t", ["2024-01-01"])
+    write_partitions(
+        spark.createDataFrame([("z", 9, date(2024, 1, 1))], schema), tmp_path, "features/t", ["2024-01-01"]
+    )
 
     table = read_partitions(spark, tmp_path, "features/t", ["2024-01-01", "2024-01-02"], first.schema)
     assert sorted(tuple(r) for r in table.collect()) == [("c", 3, date(2024, 1, 2)), ("z", 9, date(2024, 1, 1))]

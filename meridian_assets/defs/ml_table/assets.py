@@ -1,0 +1,86 @@
+"""ml_feature_table: dbt joins the feature groups point in time; Python publishes the days."""
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
+from meridian_assets.defs.ml_table.project import meridian_dbt_project
+from meridian_assets.defs.resources import Lake
+from meridian_assets.lake import write_partition
+from meridian_assets.partitions import daily_partitions, previous_day
+from spark_jobs.common import days_between
+
+ML_TABLE = "ml_feature_table"
+
+# A delivery sees its vehicle's GPS behaviour of the day before, never of its own day.
+UPSTREAM_MAPPINGS = {dg.AssetKey("gps_features"): previous_day}
+
+
+class MeridianDbtTranslator(DagsterDbtTranslator):
+    """dbt models in group ml_ready; sources keep the keys of the assets that write them."""
+
+    def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project) -> dg.AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        if not unique_id.startswith("model."):
+            return spec
+        return spec.replace_attributes(
+            group_name="ml_ready",
+            owners=["team:data-platform"],
+            deps=[
+                dg.AssetDep(dep.asset_key, partition_mapping=UPSTREAM_MAPPINGS.get(dep.asset_key))
+                for dep in spec.deps
+            ],
+        ).merge_attributes(kinds={"duckdb"})
+
+
+def dbt_vars(start: str, end: str, lake: Path, output: Path) -> dict[str, str]:
+    """The partition window and locations as dbt vars: one build covers the whole range."""
+    return {"start_date": start, "end_date": end, "lake": str(lake), "output": str(output)}
+
+
+def publish_days(output: Path, lake: Path, days: list[str]) -> dict[str, int]:
+    """Split dbt's one file into date= partitions, each swapped in atomically; rows per day."""
+    table = pq.read_table(output)
+    # dbt-duckdb writes one all-null row when a day has no deliveries: it is not a delivery.
+    table = table.filter(pc.is_valid(table.column("delivery_id")))
+    rows = {}
+    for day in days:
+        part = table.filter(pc.equal(pc.strftime(table.column("date"), "%Y-%m-%d"), day)).drop_columns(["date"])
+        write_partition(lake, ML_TABLE, day, part)
+        rows[day] = part.num_rows
+    return rows
+
+
+@dbt_assets(
+    manifest=meridian_dbt_project.manifest_path,
+    project=meridian_dbt_project,
+    dagster_dbt_translator=MeridianDbtTranslator(),
+    partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    pool="duckdb",
+)
+def ml_table_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, lake: Lake):
+    start, end = context.partition_key_range.start, context.partition_key_range.end
+    output = lake.path / ML_TABLE / ".dbt-output" / f"{context.run_id}.parquet"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    args = ["build", "--vars", json.dumps(dbt_vars(start, end, lake.path, output))]
+    try:
+        for event in dbt.cli(args, context=context).stream():
+            if isinstance(event, dg.Output) and event.output_name == ML_TABLE:
+                # The model's file is complete here; dbt's tests (checks) follow it.
+                rows = publish_days(output, lake.path, days_between(start, end))
+                event = event.with_metadata({
+                    **event.metadata,
+                    "dagster/row_count": sum(rows.values()),
+                    "rows_per_day": dg.MetadataValue.json(rows),
+                    "path": dg.MetadataValue.path(str(lake.path / ML_TABLE)),
+                })
+            yield event
+    finally:
+        output.unlink(missing_ok=True)
