@@ -16,8 +16,8 @@ previous_day = dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1)
 same_and_previous_day = dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=0)
 """D-1..D: hourly lags (previous hours of weather and traffic) that cross midnight."""
 
-previous_7_days = dg.TimeWindowPartitionMapping(start_offset=-7, end_offset=-1)
-"""D-7..D-1: a route's recent delays."""
+day_and_previous_7_days = dg.TimeWindowPartitionMapping(start_offset=-7, end_offset=0)
+"""D-7..D: the day's deliveries, and the route's delays of D-7..D-1 (never D's own)."""
 
 previous_28_days = dg.TimeWindowPartitionMapping(start_offset=-28, end_offset=-1)
 """D-28..D-1: a customer's on-time rate."""

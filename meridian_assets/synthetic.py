@@ -15,6 +15,7 @@ persist across days, and each day's data from (seed, day). Same seed and day, sa
 from __future__ import annotations
 
 import argparse
+import gzip
 import sys
 import time
 from collections.abc import Iterable, Iterator
@@ -29,7 +30,6 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-SOURCES = ("customers", "weather", "traffic", "deliveries", "gps")
 GPS_FORMATS = ("parquet", "csv", "csv.gz")
 
 _TS = pa.timestamp("us", tz="UTC")
@@ -404,7 +404,8 @@ def _segment_index(rng: np.random.Generator, elapsed_s: np.ndarray, idle_tendenc
     stopped_s = (
         np.where(long_stop, rng.lognormal(np.log(8.0), 0.6, size), rng.uniform(0.3, 2.5, size)) * 60
     )
-    engine_off = long_stop & (stopped_s >= 300) & (rng.random(size) >= idle_tendency[:, None])
+    # The engine goes off only in stops of 5+ minutes, and not when the driver idles through.
+    engine_off = (stopped_s >= 300) & (rng.random(size) >= idle_tendency[:, None])
     segments = 2 * _SEGMENT_PAIRS
     ends = np.minimum(
         np.cumsum(np.stack([moving_s, stopped_s], axis=2).reshape(vehicles, segments), axis=1),
@@ -546,12 +547,18 @@ def _write_part(frame: pd.DataFrame, source: str, path: Path, fmt: str) -> None:
         pq.write_table(table, path)
         return
     # CSV timestamps as ISO-8601 with Z, whole seconds (Arrow's own CSV uses a space and micros).
-    seconds = table["event_ts"].cast(pa.timestamp("s", tz="UTC"))
-    table = table.set_column(1, "event_ts", pc.strftime(seconds, format="%Y-%m-%dT%H:%M:%SZ"))
+    # strftime is slow per value, so each distinct instant is formatted once.
+    seconds = (
+        table["event_ts"].combine_chunks().cast(pa.timestamp("s", tz="UTC")).dictionary_encode()
+    )
+    iso = pc.take(pc.strftime(seconds.dictionary, format="%Y-%m-%dT%H:%M:%SZ"), seconds.indices)
+    table = table.set_column(1, "event_ts", iso)
     # Arrow quotes every string by default; none of these values needs it.
     options = pacsv.WriteOptions(quoting_style="none", quoting_header="none")
     if fmt == "csv.gz":
-        with pa.CompressedOutputStream(str(path), "gzip") as sink:
+        # Level 1: several times faster than the default 9 for files ~15% larger;
+        # mtime=0 keeps the gzip header, and so the bytes, the same on every run.
+        with gzip.GzipFile(path, "wb", compresslevel=1, mtime=0) as sink:
             pacsv.write_csv(table, sink, options)
     else:
         pacsv.write_csv(table, str(path), options)

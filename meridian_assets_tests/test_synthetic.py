@@ -281,8 +281,10 @@ def test_progress_and_bad_arguments(tmp_path, capsys):
 
 @pytest.mark.parametrize("fmt", ["csv", "csv.gz"])
 def test_gps_csv_formats(tmp_path, fmt):
-    synthetic.write_day(tmp_path, DAYS[0], vehicles=4, gps_format=fmt)
-    part = tmp_path / "gps" / DAYS[0] / f"part-00000.{fmt}"
+    for run in ("a", "b"):
+        synthetic.write_day(tmp_path / run, DAYS[0], vehicles=4, gps_format=fmt)
+    part = tmp_path / "a" / "gps" / DAYS[0] / f"part-00000.{fmt}"
+    assert part.read_bytes() == (tmp_path / "b" / part.relative_to(tmp_path / "a")).read_bytes()
     opener = gzip.open if fmt == "csv.gz" else open
     with opener(part, "rt") as f:
         header, first = f.readline().strip(), f.readline().strip()

@@ -8,13 +8,17 @@ applies.
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
 import dagster as dg
 from dagster_aws.s3 import S3Resource
+from dagster_dbt import DbtCliResource
 from dagster_pyspark import LazyPySparkResource
+
+from meridian_assets.defs.ml_table.project import meridian_dbt_project
 
 from spark_jobs.common import SPARK_DEFAULTS
 
@@ -114,4 +118,8 @@ def from_environment() -> dict:
         ),
         "lake": Lake(root=_env("MERIDIAN_LAKE", "./data/lake")),
         "pyspark": spark_resource(_env("MERIDIAN_SPARK_MASTER", "local[*]")),
+        # The dbt installed beside this interpreter: the venv need not be on PATH.
+        "dbt": DbtCliResource(
+            project_dir=meridian_dbt_project, dbt_executable=str(Path(sys.executable).with_name("dbt"))
+        ),
     }
