@@ -6,14 +6,19 @@ VENV := .venv
 PY := $(VENV)/bin/python
 DAGSTER := $(VENV)/bin/dagster
 
+# The venv's tools (dbt, spark-submit) first, whether or not it is activated.
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export MERIDIAN_LANDING ?= $(CURDIR)/data/landing
 export MERIDIAN_LAKE ?= $(CURDIR)/data/lake
 
+# The day before the demo: ingested (with its GPS features) so that the first demo day's
+# look-back (the vehicle's previous day, the D-1 customer snapshot) has data.
+HISTORY_DAY ?= 2026-10-31
 DEMO_START ?= 2026-11-01
 DEMO_END ?= 2026-11-10
 VEHICLES ?= 200
-PIPELINE := group:raw_ingestion
+MANIFEST := dbt_project/target/manifest.json
 
 .PHONY: install run dev test bench manifest clean
 
@@ -27,13 +32,28 @@ $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 	mkdir -p $(DAGSTER_HOME)
 	cp dagster.yaml $@
 
-run: install $(DAGSTER_HOME)/dagster.yaml
-	$(PY) -m meridian_assets.synthetic $(MERIDIAN_LANDING) $(DEMO_START) $(DEMO_END) --vehicles $(VEHICLES)
-	$(DAGSTER) asset materialize -m meridian_assets.definitions \
-	  --select '$(PIPELINE)' --partition-range $(DEMO_START)...$(DEMO_END)
-	$(PY) -m meridian_assets.cli status $(DEMO_START) $(DEMO_END)
+manifest: $(MANIFEST)
 
-dev: install $(DAGSTER_HOME)/dagster.yaml
+$(MANIFEST): $(VENV)/.installed dbt_project/dbt_project.yml $(shell find dbt_project/models dbt_project/macros dbt_project/tests -type f)
+	$(VENV)/bin/dagster-dbt project prepare-and-package --file meridian_assets/defs/ml_table/project.py
+
+# Day by day, as the nightly schedule runs it: each day's checks are recorded per partition
+# (the UI's checks tab), and each day's model is gated against the one deployed before it.
+run: install $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml
+	$(PY) -m meridian_assets.synthetic $(MERIDIAN_LANDING) $(HISTORY_DAY) $(DEMO_END) --vehicles $(VEHICLES)
+	@echo "ingesting the look-back day $(HISTORY_DAY) (log: $(DAGSTER_HOME)/run-$(HISTORY_DAY).log)"
+	$(DAGSTER) asset materialize -m meridian_assets.definitions \
+	  --select 'group:raw_ingestion or key:gps_features' --partition $(HISTORY_DAY) \
+	  > $(DAGSTER_HOME)/run-$(HISTORY_DAY).log 2>&1 || { tail -30 $(DAGSTER_HOME)/run-$(HISTORY_DAY).log; exit 1; }
+	@echo "materializing every asset day by day (logs: $(DAGSTER_HOME)/run-DAY.log)"
+	for day in $$($(PY) -m meridian_assets.cli days $(DEMO_START) $(DEMO_END)); do \
+	  $(DAGSTER) asset materialize -m meridian_assets.definitions --select '*' --partition $$day \
+	    > $(DAGSTER_HOME)/run-$$day.log 2>&1 \
+	    && echo "  $$day: ok" || echo "  $$day: run failed (see the summary; log $(DAGSTER_HOME)/run-$$day.log)"; \
+	done
+	$(PY) -m meridian_assets.cli status $(DEMO_START) $(DEMO_END) --require-deployed
+
+dev: install $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml
 	$(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 test: install

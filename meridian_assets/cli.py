@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 import dagster as dg
 
+from meridian_assets import thresholds
+from meridian_assets.defs.ml import store
+from meridian_assets.quality import check_outcomes
 from spark_jobs.common import days_between
 
 
@@ -19,7 +23,7 @@ def status(start: str, end: str, instance: dg.DagsterInstance, defs: dg.Definiti
         done = instance.get_materialized_partitions(key) & days
         passed = failed = missing = 0
         for check_key in graph.get_check_keys_for_assets({key}):
-            latest = _latest_check_outcomes(instance, check_key, days)
+            latest = check_outcomes(instance, check_key, days)
             passed += sum(1 for ok in latest.values() if ok)
             failed += sum(1 for ok in latest.values() if not ok)
             missing += len(done - latest.keys())
@@ -29,14 +33,19 @@ def status(start: str, end: str, instance: dg.DagsterInstance, defs: dg.Definiti
     return "\n".join(lines)
 
 
-def _latest_check_outcomes(instance, check_key, days: set[str]) -> dict[str, bool]:
-    """Latest evaluation per day: records come newest first."""
-    outcomes: dict[str, bool] = {}
-    for record in instance.event_log_storage.get_asset_check_execution_history(check_key, limit=10_000):
-        evaluation = record.evaluation
-        if record.partition in days and record.partition not in outcomes and evaluation is not None:
-            outcomes[record.partition] = evaluation.passed
-    return outcomes
+def deployed_summary(lake: Path) -> tuple[str, bool]:
+    """The deployed model's line, and whether it clears the gate's margin over the dispatcher."""
+    pointer = store.deployed(lake)
+    if not pointer:
+        return "deployed model: none", False
+    metrics = pointer["metrics"]
+    gain = 1 - metrics["mae"] / metrics["baseline_mae"]
+    line = (
+        f"deployed model: {pointer['version']} trained on {pointer['trained_on']['first']}.."
+        f"{pointer['trained_on']['last']}, holdout {pointer['holdout']}: MAE {metrics['mae']:.2f} min "
+        f"vs dispatcher {metrics['baseline_mae']:.2f} min ({gain:.1%} better)"
+    )
+    return line, gain >= 1 - thresholds.GATE_BASELINE_RATIO
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,6 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     summary = commands.add_parser("status", help="what ran for a date range, checks included")
     summary.add_argument("start")
     summary.add_argument("end")
+    summary.add_argument("--require-deployed", action="store_true",
+                         help="exit 1 unless a deployed model beats the dispatcher by the gate's margin")
+    commands.add_parser("rollback", help="point deployed.json back at the previously deployed model")
     listing = commands.add_parser("days", help="print the days of a range, one a line")
     listing.add_argument("start")
     listing.add_argument("end")
@@ -60,8 +72,17 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from meridian_assets.definitions import defs
 
-    print(status(args.start, args.end, dg.DagsterInstance.get(), defs()))
-    return 0
+    definitions = defs()
+    with dg.build_resources({"lake": definitions.resources["lake"]}) as resources:
+        lake = resources.lake.path
+    if args.command == "rollback":
+        pointer = store.rollback(lake)
+        print(f"deployed model is now {pointer['version']} (rolled back from {pointer['rolled_back_from']})")
+        return 0
+    print(status(args.start, args.end, dg.DagsterInstance.get(), definitions))
+    line, good = deployed_summary(lake)
+    print(line)
+    return 1 if args.require_deployed and not good else 0
 
 
 if __name__ == "__main__":

@@ -41,12 +41,14 @@ class Column:
 
 @dataclass(frozen=True)
 class Contract:
-    source: str
+    name: str  # landing source or feature group
     asset_name: str
     description: str
     columns: tuple[Column, ...]
     time_column: str | None = None
     key: tuple[str, ...] = field(default_factory=tuple)
+    # Feature tables come from Spark, whose integer widths are its own: compare values, not widths.
+    coerce: bool = False
 
     @property
     def arrow_schema(self) -> pyarrow.Schema:
@@ -57,7 +59,7 @@ class Contract:
         return pa.DataFrameSchema(
             {
                 c.name: pa.Column(
-                    PANDAS_DTYPES[c.kind],
+                    "Int64" if c.kind == "int" and c.nullable else PANDAS_DTYPES[c.kind],
                     checks=list(c.checks),
                     nullable=c.nullable,
                     unique=c.unique,
@@ -66,6 +68,7 @@ class Contract:
                 for c in self.columns
             },
             strict=True,
+            coerce=self.coerce,
             name=self.asset_name,
         )
 
@@ -108,7 +111,7 @@ CONDITIONS = ("clear", "cloudy", "rain", "snow", "fog", "storm")
 DOCK_TYPES = ("ground", "dock", "liftgate")
 
 GPS = Contract(
-    source="gps",
+    name="gps",
     asset_name="raw_gps_telemetry",
     description="One row per telemetry ping of a vehicle.",
     time_column="event_ts",
@@ -128,7 +131,7 @@ GPS = Contract(
 )
 
 DELIVERIES = Contract(
-    source="deliveries",
+    name="deliveries",
     asset_name="raw_deliveries",
     description="One row per delivery (stop) dispatched that day.",
     time_column="scheduled_departure_ts",
@@ -155,7 +158,7 @@ DELIVERIES = Contract(
 )
 
 WEATHER = Contract(
-    source="weather",
+    name="weather",
     asset_name="raw_weather",
     description="Hourly weather observations per region.",
     time_column="observed_ts",
@@ -174,7 +177,7 @@ WEATHER = Contract(
 )
 
 TRAFFIC = Contract(
-    source="traffic",
+    name="traffic",
     asset_name="raw_traffic",
     description="Hourly congestion per region.",
     time_column="observed_ts",
@@ -189,7 +192,7 @@ TRAFFIC = Contract(
 )
 
 CUSTOMERS = Contract(
-    source="customers",
+    name="customers",
     asset_name="raw_customers",
     description="Full snapshot of the customer dimension as of that day.",
     key=("customer_id",),
@@ -203,4 +206,70 @@ CUSTOMERS = Contract(
     ),
 )
 
-SOURCES: dict[str, Contract] = {c.source: c for c in (GPS, DELIVERIES, WEATHER, TRAFFIC, CUSTOMERS)}
+SOURCES: dict[str, Contract] = {c.name: c for c in (GPS, DELIVERIES, WEATHER, TRAFFIC, CUSTOMERS)}
+
+
+def _share() -> tuple[pa.Check, ...]:
+    return _range(0, 1)
+
+
+def _non_negative() -> tuple[pa.Check, ...]:
+    return (pa.Check.ge(0),)
+
+
+def _feature(name: str, description: str, key: tuple[str, ...], columns: tuple[Column, ...]) -> Contract:
+    return Contract(name=name, asset_name=f"{name}_features", description=description, key=key,
+                    columns=columns, coerce=True)
+
+
+GPS_FEATURES = _feature("gps", "Driving behaviour per vehicle and day.", ("vehicle_id",), (
+    Column("vehicle_id", "string", "Vehicle.", unique=True, rule="unique"),
+    Column("ping_count", "int", "Pings that day.", checks=(pa.Check.ge(1),), rule=">= 1"),
+    Column("mean_speed_kph", "double", "Mean speed over all pings.", checks=_range(0, 250), rule="0..250"),
+    Column("p95_speed_kph", "double", "95th percentile of speed.", checks=_range(0, 250), rule="0..250"),
+    Column("moving_fraction", "double", "Share of pings at 1 kph or more.", checks=_share(), rule="0..1"),
+    Column("idle_fraction", "double", "Share of pings with ignition on below 1 kph.", checks=_share(), rule="0..1"),
+    Column("stop_count", "int", "Stops of 3 minutes or more.", checks=_non_negative(), rule=">= 0"),
+    Column("distance_km", "double", "Haversine distance between consecutive pings.", checks=_non_negative(), rule=">= 0"),
+    Column("longest_gap_min", "double", "Longest time between pings.", nullable=True, checks=_non_negative(), rule=">= 0"),
+    Column("active_hours_fraction", "double", "Share of the day's 24 hours with pings.", checks=_share(), rule="0..1"),
+))
+
+ROUTE_FEATURES = _feature("route", "Per delivery of the day, with the route's 7-day delay history.", ("delivery_id",), (
+    Column("delivery_id", "string", "Delivery.", unique=True, rule="unique"),
+    Column("route_id", "string", "Route."),
+    Column("vehicle_id", "string", "Vehicle."),
+    Column("customer_id", "string", "Customer."),
+    Column("region", "string", "Region."),
+    Column("scheduled_departure_ts", "timestamp", "Planned departure."),
+    Column("planned_distance_km", "double", "Planned leg distance.", checks=(pa.Check.gt(0),), rule="> 0"),
+    Column("stop_sequence", "int", "Position on the route.", checks=(pa.Check.ge(1),), rule=">= 1"),
+    Column("route_stops", "int", "Deliveries on the route that day.", checks=(pa.Check.ge(1),), rule=">= 1"),
+    Column("scheduled_minutes", "double", "Dispatcher's planned minutes.", checks=(pa.Check.gt(0),), rule="> 0"),
+    Column("departure_hour", "int", "UTC hour of departure.", checks=_range(0, 23), rule="0..23"),
+    Column("weekday", "int", "1 Monday .. 7 Sunday.", checks=_range(1, 7), rule="1..7"),
+    Column("route_mean_delay_7d", "double", "Mean delay on the route over D-7..D-1.", nullable=True),
+    Column("route_deliveries_7d", "int", "Delivered stops behind that mean.", checks=_non_negative(), rule=">= 0"),
+))
+
+WEATHER_FEATURES = _feature("weather", "Hourly weather per region with the 3 hours before.", ("region", "observed_ts"), (
+    *WEATHER.columns,
+    Column("precip_prev_3h_mm", "double", "Precipitation of the 3 hours before.", nullable=True,
+           checks=_non_negative(), rule=">= 0"),
+))
+
+TRAFFIC_FEATURES = _feature("traffic", "Hourly congestion per region with the hour before.", ("region", "observed_ts"), (
+    *TRAFFIC.columns,
+    Column("congestion_prev_1h", "double", "Congestion an hour earlier.", nullable=True, checks=_share(), rule="0..1"),
+    Column("incidents_prev_1h", "int", "Incidents an hour earlier.", nullable=True, checks=_non_negative(), rule=">= 0"),
+))
+
+CUSTOMER_FEATURES = _feature("customer", "Customers as known before the day's dispatch.", ("customer_id",), (
+    *CUSTOMERS.columns,
+    Column("on_time_rate_28d", "double", "On-time share over D-28..D-1.", nullable=True, checks=_share(), rule="0..1"),
+    Column("deliveries_28d", "int", "Deliveries over D-28..D-1.", checks=_non_negative(), rule=">= 0"),
+))
+
+FEATURES: dict[str, Contract] = {
+    c.name: c for c in (GPS_FEATURES, ROUTE_FEATURES, WEATHER_FEATURES, TRAFFIC_FEATURES, CUSTOMER_FEATURES)
+}

@@ -4,9 +4,12 @@ import dagster as dg
 
 from meridian_assets.defs import resources
 from meridian_assets.defs.features.assets import feature_assets
+from meridian_assets.defs.features.checks import feature_checks
 from meridian_assets.defs.ingestion.assets import raw_assets
-from meridian_assets.defs.ml.assets import ml_assets
+from meridian_assets.defs.ingestion.checks import raw_checks
+from meridian_assets.defs.ml.assets import ml_assets, ml_checks
 from meridian_assets.defs.ml_table.assets import ml_table_dbt_assets
+from meridian_assets.defs.ml_table.checks import ml_table_checks
 
 
 @dg.definitions
@@ -15,6 +18,7 @@ def defs() -> dg.Definitions:
     # per step. Production swaps in one pod per step through the run launcher.
     return dg.Definitions(
         assets=[*raw_assets, *feature_assets, ml_table_dbt_assets, *ml_assets],
+        asset_checks=[*raw_checks, *feature_checks, *ml_table_checks, *ml_checks],
         resources=resources.from_environment(),
         executor=dg.in_process_executor,
     )

@@ -1,4 +1,20 @@
-"""Every threshold the checks and gates apply, in one place (documented in docs/CHECKS.md)."""
+"""Every threshold the checks and gates apply, in one place (docs/CHECKS.md explains each)."""
+
+# Raw GPS telemetry, measured against the 7 days before the partition.
+FLEET_REPORTING_MIN = 0.90  # share of the vehicles seen in the last 7 days that report today
+VOLUME_RATIO_MIN, VOLUME_RATIO_MAX = 0.5, 1.5  # today's rows / median of the last 7 days
+HEADING_NULL_RATE_MAX = 0.10  # heading_deg may be null, but not in bursts
+GPS_DUPLICATE_RATE_MAX = 0.01  # share of pings repeating a (vehicle_id, event_ts)
+ACTIVITY_SHIFT_MAX_HOURS = 1.0  # mean ping hour vs the last 7 days: a timezone error moves it
+
+# Deliveries.
+DELIVERED_SHARE_MIN = 0.5  # below this the day's labels are not the usual business
+DELIVERY_MINUTES_MIN, DELIVERY_MINUTES_MAX = 1.0, 600.0  # a plausible single stop
+
+# Feature groups and the ml table.
+HISTORY_NULL_RATE_MAX = 0.5  # history features (earlier days) may be missing early on: WARN only
+SAME_DAY_NULL_RATE_MAX = 0.05  # features of the day itself: blocking
+PSI_WARN, PSI_ERROR = 0.10, 0.25  # population stability index vs the last 7 days
 
 # Model training and the evaluation gate (the Airflow DAG's "MAE < 0.95 x baseline").
 MIN_TRAINING_DAYS = 3  # fewer labelled history days: skip training with a message

@@ -7,6 +7,22 @@ import pytest
 from spark_jobs.common import build_session
 
 
+def pytest_configure(config):
+    """`@dbt_assets` read the manifest at import: parse once, before test modules are collected.
+
+    `prepare_if_dev()` does nothing outside `dagster dev`, and CI starts from a clean clone.
+    """
+    from dbt.cli.main import dbtRunner
+
+    from meridian_assets.defs.ml_table.project import DBT_PROJECT_DIR
+
+    result = dbtRunner().invoke(
+        ["parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
+    )
+    if not result.success:
+        raise pytest.UsageError(f"dbt parse failed: {result.exception}")
+
+
 @pytest.fixture(scope="session")
 def spark():
     """The run's only SparkSession; PySparkResource's getOrCreate() returns this same one."""

@@ -62,9 +62,9 @@ def test_every_source_lands_in_contract_schema(landing, tmp_path):
     result = materialize(landing, lake)
     assert result.success
     for contract in SOURCES.values():
-        table = pq.read_table(lake / "raw" / contract.source / f"date={DAY1}")
+        table = pq.read_table(lake / "raw" / contract.name / f"date={DAY1}")
         assert table.schema.remove_metadata() == contract.arrow_schema
-        assert table.num_rows == len(drop_frame(landing, contract.source, DAY1).drop_duplicates())
+        assert table.num_rows == len(drop_frame(landing, contract.name, DAY1).drop_duplicates())
         meta = result.asset_materializations_for_node(contract.asset_name)[0].metadata
         assert meta["dagster/row_count"].value == table.num_rows
         assert meta["files"].value >= 1 and meta["bytes"].value > 0

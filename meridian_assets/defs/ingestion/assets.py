@@ -21,7 +21,7 @@ INGEST_RETRY = dg.RetryPolicy(
 
 def ingest_day(contract: Contract, day: str, landing: LandingZone, lake: Lake) -> dict:
     """Read, validate and atomically publish one day; returns the day's measures."""
-    drop = landing.drop(contract.source, day)
+    drop = landing.drop(contract.name, day)
     if not drop.complete:
         raise DropError(
             drop.location, None,
@@ -31,7 +31,7 @@ def ingest_day(contract: Contract, day: str, landing: LandingZone, lake: Lake) -
         (read_file(f.name, landing.read_bytes(f), contract) for f in drop.files),
         contract, drop.location,
     )
-    target = write_partition(lake.path, RAW_TABLES[contract.source], day, table)
+    target = write_partition(lake.path, RAW_TABLES[contract.name], day, table)
     measures = {
         "rows": table.num_rows,
         "files": len(drop.files),
@@ -42,7 +42,7 @@ def ingest_day(contract: Contract, day: str, landing: LandingZone, lake: Lake) -
         bounds = pc.min_max(table.column(contract.time_column))
         measures["min_time"] = bounds["min"].as_py().isoformat()
         measures["max_time"] = bounds["max"].as_py().isoformat()
-    if "vehicle_id" in table.column_names and contract.source == "gps":
+    if "vehicle_id" in table.column_names and contract.name == "gps":
         measures["distinct_vehicles"] = pc.count_distinct(table.column("vehicle_id")).as_py()
     return measures
 
@@ -62,7 +62,7 @@ def _metadata(days: dict[str, dict]) -> dict:
 def build_raw_asset(contract: Contract) -> dg.AssetsDefinition:
     @dg.asset(
         name=contract.asset_name,
-        description=f"{contract.description} Ingested from the `{contract.source}` landing drop "
+        description=f"{contract.description} Ingested from the `{contract.name}` landing drop "
         "once its _SUCCESS sentinel exists; one Parquet partition per UTC day.",
         group_name="raw_ingestion",
         partitions_def=daily_partitions,
@@ -70,7 +70,7 @@ def build_raw_asset(contract: Contract) -> dg.AssetsDefinition:
         retry_policy=INGEST_RETRY,
         kinds={"python", "parquet"},
         owners=["team:data-platform"],
-        tags={"source": contract.source},
+        tags={"source": contract.name},
         metadata={"dagster/column_schema": contract.table_schema},
     )
     def raw_asset(context: dg.AssetExecutionContext, landing: LandingZone, lake: Lake) -> dg.MaterializeResult:

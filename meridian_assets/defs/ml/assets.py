@@ -7,6 +7,7 @@ from meridian_assets import thresholds
 from meridian_assets.defs.ml import model as dtm
 from meridian_assets.defs.ml import store
 from meridian_assets.defs.resources import Lake
+from meridian_assets.quality import require_upstream_checks
 from meridian_assets.partitions import daily_partitions, training_window_and_holdout
 from spark_jobs.common import days_between, existing_partitions, shift_day
 
@@ -36,18 +37,11 @@ def _importance_table(importance: pd.Series) -> str:
     kinds={"scikitlearn", "python"},
     owners=["team:ml"],
     output_required=False,
-    check_specs=[
-        dg.AssetCheckSpec(
-            GATE, asset="delivery_time_model", blocking=True,
-            description=f"The candidate beats the dispatcher's estimate (MAE below "
-            f"{thresholds.GATE_BASELINE_RATIO} x its MAE) and is no worse than the deployed "
-            "model on the same holdout day. Nothing is deployed otherwise.",
-        )
-    ],
 )
 def delivery_time_model(context: dg.AssetExecutionContext, lake: Lake):
     day = context.partition_key
     history = read_ml_days(lake, shift_day(day, -28), day)
+    guard = require_upstream_checks(context, set(history["date"].unique()) | {day})
     train_rows = dtm.labelled(history[history["date"] < day])
     holdout = dtm.labelled(history[history["date"] == day])
     train_days = sorted(train_rows["date"].unique())
@@ -83,6 +77,7 @@ def delivery_time_model(context: dg.AssetExecutionContext, lake: Lake):
 
     yield dg.MaterializeResult(
         metadata={
+            **guard,
             "version": version,
             "path": dg.MetadataValue.path(str(path)),
             "mae": metrics["mae"],
@@ -98,29 +93,6 @@ def delivery_time_model(context: dg.AssetExecutionContext, lake: Lake):
             "feature_importance": dg.MetadataValue.md(_importance_table(dtm.importances(candidate, holdout))),
             "evaluation": dg.MetadataValue.md(dtm.png_markdown(dtm.evaluation_png(holdout, predicted), "evaluation")),
         }
-    )
-    limit = thresholds.GATE_BASELINE_RATIO * baseline["mae"]
-    beats_baseline = metrics["mae"] < limit
-    beats_deployed = deployed_mae is None or metrics["mae"] <= deployed_mae
-    yield dg.AssetCheckResult(
-        check_name=GATE,
-        passed=beats_baseline and beats_deployed,
-        severity=dg.AssetCheckSeverity.ERROR,
-        description=(
-            f"MAE {metrics['mae']:.2f} min vs limit {limit:.2f} "
-            f"({thresholds.GATE_BASELINE_RATIO} x dispatcher {baseline['mae']:.2f})"
-            + (f"; deployed model {deployed_mae:.2f}" if deployed_mae is not None else "; nothing deployed yet")
-        ),
-        metadata={
-            "candidate_mae": metrics["mae"],
-            "baseline_mae": baseline["mae"],
-            "threshold_mae": limit,
-            "threshold_ratio": thresholds.GATE_BASELINE_RATIO,
-            "deployed_mae": deployed_mae if deployed_mae is not None else float("nan"),
-            "beats_baseline": beats_baseline,
-            "beats_deployed": beats_deployed,
-            "version": version,
-        },
     )
 
 
@@ -145,11 +117,13 @@ def candidate_version(instance: dg.DagsterInstance, day: str) -> str:
     owners=["team:ml"],
 )
 def deployed_model(context: dg.AssetExecutionContext, lake: Lake) -> dg.MaterializeResult:
+    guard = require_upstream_checks(context, {context.partition_key})
     version = candidate_version(context.instance, context.partition_key)
     pointer = store.promote(lake.path, version)
     context.log.info(f"Deployed {version} (previous: {pointer['previous_version']})")
     return dg.MaterializeResult(
         metadata={
+            **guard,
             "version": version,
             "previous_version": pointer["previous_version"] or "none",
             "mae": pointer["metrics"]["mae"],
@@ -159,4 +133,40 @@ def deployed_model(context: dg.AssetExecutionContext, lake: Lake) -> dg.Material
     )
 
 
+@dg.asset_check(
+    asset=delivery_time_model,
+    name=GATE,
+    blocking=True,
+    partitions_def=daily_partitions,
+    description=f"The candidate beats the dispatcher's estimate (MAE below {thresholds.GATE_BASELINE_RATIO} x its "
+    "MAE) and is no worse than the deployed model on the same holdout day. Nothing is deployed otherwise.",
+)
+def evaluation_gate(context: dg.AssetCheckExecutionContext, lake: Lake) -> dg.AssetCheckResult:
+    version = candidate_version(context.instance, context.partition_key)
+    metrics = store.load_info(lake.path, version)["metrics"]
+    limit = thresholds.GATE_BASELINE_RATIO * metrics["baseline_mae"]
+    deployed_mae = metrics["deployed_mae_on_holdout"]
+    beats_baseline = metrics["mae"] < limit
+    beats_deployed = deployed_mae is None or metrics["mae"] <= deployed_mae
+    return dg.AssetCheckResult(
+        passed=beats_baseline and beats_deployed,
+        description=(
+            f"MAE {metrics['mae']:.2f} min vs limit {limit:.2f} ({thresholds.GATE_BASELINE_RATIO} x dispatcher "
+            f"{metrics['baseline_mae']:.2f})"
+            + (f"; deployed model {deployed_mae:.2f}" if deployed_mae is not None else "; nothing deployed yet")
+        ),
+        metadata={
+            "value": metrics["mae"],
+            "threshold": limit,
+            "baseline_mae": metrics["baseline_mae"],
+            "threshold_ratio": thresholds.GATE_BASELINE_RATIO,
+            "deployed_mae": deployed_mae if deployed_mae is not None else float("nan"),
+            "beats_baseline": beats_baseline,
+            "beats_deployed": beats_deployed,
+            "version": version,
+        },
+    )
+
+
 ml_assets = [delivery_time_model, deployed_model]
+ml_checks = [evaluation_gate]

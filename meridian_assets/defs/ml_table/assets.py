@@ -38,6 +38,29 @@ class MeridianDbtTranslator(DagsterDbtTranslator):
             ],
         ).merge_attributes(kinds={"duckdb"})
 
+    def get_asset_check_spec(self, asset_spec, manifest, unique_id, project) -> dg.AssetCheckSpec | None:
+        spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
+        if spec is None:
+            return None
+        return dg.AssetCheckSpec(
+            spec.name, asset=spec.asset_key, description=describe_dbt_test(manifest["nodes"][unique_id]),
+            additional_deps=spec.additional_deps, blocking=spec.blocking, metadata=spec.metadata,
+        )
+
+
+def describe_dbt_test(node: Mapping[str, Any]) -> str:
+    """A sentence for the checks tab: the test's own description, else its kind and column."""
+    if node.get("description"):
+        return node["description"]
+    meta = node.get("test_metadata") or {}
+    kwargs, column = meta.get("kwargs", {}), meta.get("kwargs", {}).get("column_name")
+    return {
+        "unique": f"dbt test: no two rows share a {column}.",
+        "not_null": f"dbt test: {column} is never null.",
+        "accepted_values": f"dbt test: {column} is one of {', '.join(map(str, kwargs.get('values', [])))}.",
+        "relationships": f"dbt test: every {column} exists in {kwargs.get('to', 'its parent')}.",
+    }.get(meta.get("name"), f"dbt test {node.get('name')}.")
+
 
 def dbt_vars(start: str, end: str, lake: Path, output: Path) -> dict[str, str]:
     """The partition window and locations as dbt vars: one build covers the whole range."""

@@ -1,0 +1,56 @@
+"""Checks on the feature groups: contract, one row per upstream entity, null fractions."""
+
+import pandas as pd
+
+from meridian_assets import thresholds as t
+from meridian_assets.contracts import FEATURES, Contract
+from meridian_assets.lake import RAW_TABLES
+from meridian_assets.quality import Outcome, Partition, Rule, build_checks, contract_rule
+from spark_jobs.common import partition_dir, shift_day
+
+# How many rows a group must have: one per entity of its upstream raw partition.
+UPSTREAM_ENTITIES = {
+    "gps": ("gps", 0, lambda f: f["vehicle_id"].nunique()),
+    "route": ("deliveries", 0, len),
+    "weather": ("weather", 0, len),
+    "traffic": ("traffic", 0, len),
+    "customer": ("customers", -1, len),  # the snapshot of the day before
+}
+
+
+def _row_count_rule(group: str) -> Rule:
+    source, offset, count = UPSTREAM_ENTITIES[group]
+
+    def evaluate(p: Partition) -> Outcome:
+        upstream = partition_dir(p.lake, RAW_TABLES[source], shift_day(p.day, offset))
+        expected = count(pd.read_parquet(upstream)) if upstream.is_dir() else 0
+        rows = len(p.frame)
+        return Outcome(rows == expected and rows > 0, rows, expected,
+                       f"{rows} rows for {expected} upstream entities in raw {source} ({upstream.name or 'missing'})")
+
+    return Rule("row_count_vs_upstream", f"One row per entity of raw {source}, and not empty: an empty or missing "
+                "upstream day must not pass as a quiet day.", evaluate)
+
+
+def _null_fraction_rule(contract: Contract) -> Rule:
+    nullable = [c.name for c in contract.columns if c.nullable]
+
+    def evaluate(p: Partition) -> Outcome:
+        fractions = p.frame[nullable].isna().mean() if len(p.frame) else pd.Series(1.0, index=nullable)
+        worst = fractions.idxmax()
+        return Outcome(bool((fractions <= t.HISTORY_NULL_RATE_MAX).all()), round(float(fractions.max()), 4),
+                       t.HISTORY_NULL_RATE_MAX, f"worst column {worst}: {fractions.max():.1%} null",
+                       extra={"null_fractions": {k: round(float(v), 4) for k, v in fractions.items()}})
+
+    return Rule("null_fractions", f"History columns ({', '.join(nullable)}) are null in at most "
+                f"{t.HISTORY_NULL_RATE_MAX:.0%} of rows; early days have little history, so a person looks (WARN).",
+                evaluate, blocking=False)
+
+
+def feature_rules(contract: Contract) -> list[Rule]:
+    return [contract_rule(contract), _row_count_rule(contract.name), _null_fraction_rule(contract)]
+
+
+feature_checks = [
+    build_checks(c.asset_name, f"features/{c.name}", feature_rules(c)) for c in FEATURES.values()
+]

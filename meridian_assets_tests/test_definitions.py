@@ -1,0 +1,112 @@
+"""The code location as a newcomer sees it: keys, groups, lineage, checks. A refactor that
+changes the graph has to change this file too."""
+
+from pathlib import Path
+
+import dagster as dg
+from meridian_assets.definitions import defs
+from meridian_assets.defs.ml_table.assets import dbt_vars
+from meridian_assets.partitions import daily_partitions
+
+GROUPS = {
+    "raw_ingestion": {"raw_gps_telemetry", "raw_deliveries", "raw_weather", "raw_traffic", "raw_customers"},
+    "features": {"gps_features", "route_features", "weather_features", "traffic_features", "customer_features"},
+    "ml_ready": {"ml_feature_table"},
+    "ml": {"delivery_time_model", "deployed_model"},
+}
+
+# (upstream, downstream, partition window relative to D)
+EDGES = {
+    ("raw_gps_telemetry", "gps_features", "D"),
+    ("raw_deliveries", "route_features", "D-7..D"),
+    ("raw_weather", "weather_features", "D-1..D"),
+    ("raw_traffic", "traffic_features", "D-1..D"),
+    ("raw_customers", "customer_features", "D-1"),
+    ("raw_deliveries", "customer_features", "D-28..D-1"),
+    ("gps_features", "ml_feature_table", "D-1"),
+    ("route_features", "ml_feature_table", "D"),
+    ("weather_features", "ml_feature_table", "D"),
+    ("traffic_features", "ml_feature_table", "D"),
+    ("customer_features", "ml_feature_table", "D"),
+    ("raw_deliveries", "ml_feature_table", "D"),
+    ("ml_feature_table", "delivery_time_model", "D-28..D"),
+    ("delivery_time_model", "deployed_model", "D"),
+}
+
+
+def _window(mapping) -> str:
+    if mapping is None or not hasattr(mapping, "start_offset"):
+        return "D"
+
+    def day(offset: int) -> str:
+        return "D" if offset == 0 else f"D{offset:+d}"
+
+    start, end = day(mapping.start_offset), day(mapping.end_offset)
+    return start if start == end else f"{start}..{end}"
+
+
+def test_assets_groups_and_partitions():
+    graph = defs().resolve_asset_graph()
+    found: dict[str, set[str]] = {}
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        found.setdefault(node.group_name, set()).add(key.to_user_string())
+        assert node.partitions_def == daily_partitions, key
+        assert node.description, key
+        assert node.owners, key
+        assert node.kinds, key
+    assert found == GROUPS
+
+
+def test_lineage_runs_from_raw_to_deployment_with_named_windows():
+    definitions = defs()
+    graph = definitions.resolve_asset_graph()
+    edges = set()
+    for assets_def in graph.assets_defs:
+        for key, spec in assets_def.specs_by_key.items():
+            for dep in spec.deps:
+                edges.add((dep.asset_key.to_user_string(), key.to_user_string(), _window(dep.partition_mapping)))
+    assert edges == EDGES
+
+
+def test_every_check_is_described_and_the_gates_block():
+    graph = defs().resolve_asset_graph()
+    checks = {}
+    for key in graph.get_all_asset_keys():
+        for check_key in graph.get_check_keys_for_assets({key}):
+            spec = graph.get_check_spec(check_key)
+            assert spec.description and len(spec.description) > 20, check_key
+            checks[(key.to_user_string(), check_key.name)] = spec.blocking
+    assert checks[("delivery_time_model", "evaluation_gate")] is True
+    assert checks[("raw_gps_telemetry", "not_a_copy")] is True
+    assert checks[("ml_feature_table", "feature_drift")] is True
+    assert checks[("ml_feature_table", "history_null_rates")] is False
+    assert checks[("ml_feature_table", "unique_ml_feature_table_delivery_id")] is True  # a dbt test
+    for asset in GROUPS["raw_ingestion"] | GROUPS["features"]:
+        assert (asset, "contract") in checks, asset
+
+
+def test_resources_default_to_the_embedded_setup(monkeypatch):
+    for name in ("MERIDIAN_LANDING", "MERIDIAN_LAKE", "MERIDIAN_SPARK_MASTER", "MERIDIAN_S3_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    definitions = defs()
+    with dg.build_resources({k: definitions.resources[k] for k in ("landing", "lake")}) as res:
+        assert res.landing.uri == "./data/landing"
+        assert res.lake.path == Path("./data/lake").resolve()
+    assert definitions.resources["pyspark"].spark_config["spark.master"] == "local[*]"
+    assert definitions.executor == dg.in_process_executor
+
+
+def test_resources_read_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("MERIDIAN_LANDING", "s3://meridian-drops/vendor")
+    monkeypatch.setenv("MERIDIAN_LAKE", str(tmp_path))
+    definitions = defs()
+    with dg.build_resources({k: definitions.resources[k] for k in ("landing", "lake")}) as res:
+        assert res.landing.uri == "s3://meridian-drops/vendor" and res.landing.is_s3
+        assert res.lake.path == tmp_path
+
+
+def test_dbt_vars_carry_the_partition_window():
+    assert dbt_vars("2026-11-01", "2026-11-03", Path("/lake"), Path("/lake/out.parquet")) == {
+        "start_date": "2026-11-01", "end_date": "2026-11-03", "lake": "/lake", "output": "/lake/out.parquet",
+    }
