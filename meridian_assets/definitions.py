@@ -12,13 +12,17 @@ from meridian_assets.defs.ml_table.assets import ml_table_dbt_assets
 from meridian_assets.defs.ml_table.checks import ml_table_checks
 
 
+ASSETS = [*raw_assets, *feature_assets, ml_table_dbt_assets, *ml_assets]
+CHECKS = [*raw_checks, *feature_checks, *ml_table_checks, *ml_checks]
+
+
 @dg.definitions
 def defs() -> dg.Definitions:
     # In process: one process and one SparkSession per run instead of a process (and a JVM)
     # per step. Production swaps in one pod per step through the run launcher.
     return dg.Definitions(
-        assets=[*raw_assets, *feature_assets, ml_table_dbt_assets, *ml_assets],
-        asset_checks=[*raw_checks, *feature_checks, *ml_table_checks, *ml_checks],
+        assets=ASSETS,
+        asset_checks=CHECKS,
         resources=resources.from_environment(),
         executor=dg.in_process_executor,
     )

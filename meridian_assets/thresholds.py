@@ -15,6 +15,7 @@ DELIVERY_MINUTES_MIN, DELIVERY_MINUTES_MAX = 1.0, 600.0  # a plausible single st
 HISTORY_NULL_RATE_MAX = 0.5  # history features (earlier days) may be missing early on: WARN only
 SAME_DAY_NULL_RATE_MAX = 0.05  # features of the day itself: blocking
 PSI_WARN, PSI_ERROR = 0.10, 0.25  # population stability index vs the last 7 days
+DRIFT_MIN_VEHICLES = 500  # per-vehicle features join the drift check from this fleet size on
 
 # Model training and the evaluation gate (the Airflow DAG's "MAE < 0.95 x baseline").
 MIN_TRAINING_DAYS = 3  # fewer labelled history days: skip training with a message
