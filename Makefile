@@ -49,7 +49,7 @@ run: install $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml
 	for day in $$($(PY) -m meridian_assets.cli days $(DEMO_START) $(DEMO_END)); do \
 	  $(DAGSTER) asset materialize -m meridian_assets.definitions --select '*' --partition $$day \
 	    > $(DAGSTER_HOME)/run-$$day.log 2>&1 \
-	    && echo "  $$day: ok" || echo "  $$day: run failed (see the summary; log $(DAGSTER_HOME)/run-$$day.log)"; \
+	    && echo "  $$day: ok" || echo "  $$day: stopped by a failed check or step (see the summary; log $(DAGSTER_HOME)/run-$$day.log)"; \
 	done
 	$(PY) -m meridian_assets.cli status $(DEMO_START) $(DEMO_END) --require-deployed
 

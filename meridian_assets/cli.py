@@ -10,6 +10,7 @@ import dagster as dg
 
 from meridian_assets import thresholds
 from meridian_assets.defs.ml import store
+from meridian_assets.defs.ml.assets import candidate_version
 from meridian_assets.quality import check_outcomes
 from spark_jobs.common import days_between
 
@@ -19,7 +20,7 @@ def status(start: str, end: str, instance: dg.DagsterInstance, defs: dg.Definiti
     days = set(days_between(start, end))
     graph = defs.resolve_asset_graph()
     lines = [f"{'asset':<28}{'partitions':>12}{'checks passed':>15}{'failed':>8}{'not run':>9}"]
-    for key in graph.get_all_asset_keys():
+    for key in graph.toposorted_asset_keys:
         done = instance.get_materialized_partitions(key) & days
         passed = failed = missing = 0
         for check_key in graph.get_check_keys_for_assets({key}):
@@ -31,6 +32,24 @@ def status(start: str, end: str, instance: dg.DagsterInstance, defs: dg.Definiti
             f"{key.to_user_string():<28}{f'{len(done)}/{len(days)}':>12}{passed:>15}{failed:>8}{missing:>9}"
         )
     return "\n".join(lines)
+
+
+def gate_decisions(start: str, end: str, instance: dg.DagsterInstance, lake: Path) -> list[str]:
+    """What the evaluation gate decided per day: deploying a candidate, or keeping the model in place."""
+    days = days_between(start, end)
+    gate = dg.AssetCheckKey(dg.AssetKey("delivery_time_model"), "evaluation_gate")
+    outcomes = check_outcomes(instance, gate, set(days))
+    lines = []
+    for day in days:
+        if day not in outcomes:
+            continue
+        metrics = store.load_info(lake, candidate_version(instance, day))["metrics"]
+        deployed = metrics["deployed_mae_on_holdout"]
+        verdict = "deployed" if outcomes[day] else "refused, the deployed model stays"
+        against = f", deployed model {deployed:.2f}" if deployed is not None else ""
+        lines.append(f"  {day}: candidate MAE {metrics['mae']:.2f} (dispatcher {metrics['baseline_mae']:.2f}"
+                     f"{against}): {verdict}")
+    return lines
 
 
 def deployed_summary(lake: Path) -> tuple[str, bool]:
@@ -79,7 +98,10 @@ def main(argv: list[str] | None = None) -> int:
         pointer = store.rollback(lake)
         print(f"deployed model is now {pointer['version']} (rolled back from {pointer['rolled_back_from']})")
         return 0
-    print(status(args.start, args.end, dg.DagsterInstance.get(), definitions))
+    instance = dg.DagsterInstance.get()
+    print(status(args.start, args.end, instance, definitions))
+    print("evaluation gate (a candidate must beat the dispatcher by 5% and the deployed model):")
+    print("\n".join(gate_decisions(args.start, args.end, instance, lake)) or "  no candidates trained")
     line, good = deployed_summary(lake)
     print(line)
     return 1 if args.require_deployed and not good else 0

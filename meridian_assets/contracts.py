@@ -106,6 +106,12 @@ def _on_the_hour() -> pa.Check:
     )
 
 
+_REGION_HOUR = (
+    Column("region", "string", "Operating region."),
+    Column("observed_ts", "timestamp", "Observation hour (UTC).", checks=(_on_the_hour(),),
+           rule="on the hour, within the day"),
+)
+
 STATUSES = ("delivered", "cancelled", "failed")
 CONDITIONS = ("clear", "cloudy", "rain", "snow", "fog", "storm")
 DOCK_TYPES = ("ground", "dock", "liftgate")
@@ -164,9 +170,7 @@ WEATHER = Contract(
     time_column="observed_ts",
     key=("region", "observed_ts"),
     columns=(
-        Column("region", "string", "Operating region."),
-        Column("observed_ts", "timestamp", "Observation hour (UTC).", checks=(_on_the_hour(),),
-               rule="on the hour, within the day"),
+        *_REGION_HOUR,
         Column("temp_c", "double", "Air temperature.", checks=_range(-60, 60), rule="-60..60"),
         Column("precip_mm", "double", "Precipitation in the hour.", checks=(pa.Check.ge(0),), rule=">= 0"),
         Column("wind_kph", "double", "Wind speed.", checks=(pa.Check.ge(0),), rule=">= 0"),
@@ -183,9 +187,7 @@ TRAFFIC = Contract(
     time_column="observed_ts",
     key=("region", "observed_ts"),
     columns=(
-        Column("region", "string", "Operating region."),
-        Column("observed_ts", "timestamp", "Observation hour (UTC).", checks=(_on_the_hour(),),
-               rule="on the hour, within the day"),
+        *_REGION_HOUR,
         Column("congestion_index", "double", "0 free flow, 1 gridlock.", checks=_range(0, 1), rule="0..1"),
         Column("incident_count", "int", "Incidents reported in the hour.", checks=(pa.Check.ge(0),), rule=">= 0"),
     ),

@@ -1,5 +1,7 @@
 """The code location: what `dagster dev`, the webserver and the CLI load."""
 
+import functools
+
 import dagster as dg
 
 from meridian_assets.defs import resources
@@ -19,10 +21,16 @@ CHECKS = [*raw_checks, *feature_checks, *ml_table_checks, *ml_checks]
 @dg.definitions
 def defs() -> dg.Definitions:
     # In process: one process and one SparkSession per run instead of a process (and a JVM)
-    # per step. Production swaps in one pod per step through the run launcher.
+    # per step (docs/ARCHITECTURE.md). In production each run gets its own pod.
     return dg.Definitions(
         assets=ASSETS,
         asset_checks=CHECKS,
         resources=resources.from_environment(),
         executor=dg.in_process_executor,
     )
+
+
+@functools.cache
+def asset_graph():
+    """The whole location's graph, checks included; a run's own job graph holds only what it selected."""
+    return defs().resolve_asset_graph()

@@ -186,28 +186,33 @@ def _run_days(instance: dg.DagsterInstance, run_id: str) -> set[str]:
     return set(days_between(start, end)) if start and end else set()
 
 
-def require_upstream_checks(context: dg.AssetExecutionContext, days: Iterable[str]) -> dict:
-    """Fail unless every blocking check upstream passed for `days` (a check that did not run fails too).
+def require_upstream_checks(context: dg.AssetExecutionContext, history: Iterable[str] = ()) -> dict:
+    """Fail unless every upstream asset exists for this partition and every blocking check
+    upstream passed for it and for the `history` days used (a check that did not run fails too).
 
     Blocking checks stop downstream steps only inside one run; schedules, sensors and
     automation start new runs, so training and deployment look for themselves. A person
     may override with the run tag meridian/force=true: the tag records the choice.
     """
-    graph = context.job_def.asset_layer.asset_graph
-    ancestors = _ancestors(graph, context.asset_key)
-    days = set(days)
+    from meridian_assets.definitions import asset_graph  # the location imports this module
+
+    graph = asset_graph()
+    day = context.partition_key
+    days = set(history) | {day}
     problems = []
-    for key in sorted(ancestors, key=lambda k: k.to_user_string()):
+    for key in sorted(_ancestors(graph, context.asset_key), key=lambda k: k.to_user_string()):
         materialized = context.instance.get_materialized_partitions(key) & days
+        if day not in materialized:
+            problems.append(f"{key.to_user_string()} is not materialized for {day}")
         for check_key in graph.get_check_keys_for_assets({key}):
             if not graph.get_check_spec(check_key).blocking:
                 continue
             outcomes = check_outcomes(context.instance, check_key, materialized)
-            for day in sorted(materialized):
-                if day not in outcomes:
-                    problems.append(f"{key.to_user_string()}.{check_key.name} did not run for {day}")
-                elif not outcomes[day]:
-                    problems.append(f"{key.to_user_string()}.{check_key.name} failed for {day}")
+            for checked_day in sorted(materialized):
+                if checked_day not in outcomes:
+                    problems.append(f"{key.to_user_string()}.{check_key.name} did not run for {checked_day}")
+                elif not outcomes[checked_day]:
+                    problems.append(f"{key.to_user_string()}.{check_key.name} failed for {checked_day}")
     forced = context.run.tags.get(FORCE_TAG) == "true"
     if problems and not forced:
         raise dg.Failure(

@@ -30,67 +30,12 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from meridian_assets.contracts import SOURCES
+
 GPS_FORMATS = ("parquet", "csv", "csv.gz")
 
-_TS = pa.timestamp("us", tz="UTC")
-SCHEMAS: dict[str, pa.Schema] = {
-    "gps": pa.schema(
-        [
-            ("vehicle_id", pa.string()),
-            ("event_ts", _TS),
-            ("lat", pa.float64()),
-            ("lon", pa.float64()),
-            ("speed_kph", pa.float64()),
-            ("heading_deg", pa.float64()),
-            ("ignition_on", pa.bool_()),
-        ]
-    ),
-    "deliveries": pa.schema(
-        [
-            ("delivery_id", pa.string()),
-            ("vehicle_id", pa.string()),
-            ("route_id", pa.string()),
-            ("customer_id", pa.string()),
-            ("region", pa.string()),
-            ("stop_sequence", pa.int64()),
-            ("planned_distance_km", pa.float64()),
-            ("scheduled_departure_ts", _TS),
-            ("scheduled_arrival_ts", _TS),
-            ("actual_departure_ts", _TS),
-            ("actual_arrival_ts", _TS),
-            ("status", pa.string()),
-        ]
-    ),
-    "weather": pa.schema(
-        [
-            ("region", pa.string()),
-            ("observed_ts", _TS),
-            ("temp_c", pa.float64()),
-            ("precip_mm", pa.float64()),
-            ("wind_kph", pa.float64()),
-            ("visibility_km", pa.float64()),
-            ("condition", pa.string()),
-        ]
-    ),
-    "traffic": pa.schema(
-        [
-            ("region", pa.string()),
-            ("observed_ts", _TS),
-            ("congestion_index", pa.float64()),
-            ("incident_count", pa.int64()),
-        ]
-    ),
-    "customers": pa.schema(
-        [
-            ("customer_id", pa.string()),
-            ("region", pa.string()),
-            ("dock_type", pa.string()),
-            ("requires_appointment", pa.bool_()),
-            ("avg_unload_min", pa.float64()),
-        ]
-    ),
-}
-"""The contract's schemas, as every part file is written."""
+# The contract's Arrow schemas, as every part file is written: exactly what ingestion expects.
+SCHEMAS: dict[str, pa.Schema] = {name: contract.arrow_schema for name, contract in SOURCES.items()}
 
 # Region: (center lat, center lon, congestion it always has). Around the port of Rotterdam.
 REGIONS: dict[str, tuple[float, float, float]] = {

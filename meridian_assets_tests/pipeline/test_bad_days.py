@@ -200,7 +200,7 @@ def test_a_person_can_force_training_past_failed_checks(history):
     root, instance = history
     out_of_range(root)
     assert not run(root, instance, day=BAD_DAY).success
-    forced = run(root, instance, day=BAD_DAY, select=dg.AssetKey("delivery_time_model"),
+    forced = run(root, instance, day=BAD_DAY, select=[MODEL],
                  tags={FORCE_TAG: "true"})
     # Training itself may still have nothing to hold out (ml_feature_table of the day was
     # blocked); what matters is that the guard let it through and said so.

@@ -41,7 +41,7 @@ def _importance_table(importance: pd.Series) -> str:
 def delivery_time_model(context: dg.AssetExecutionContext, lake: Lake):
     day = context.partition_key
     history = read_ml_days(lake, shift_day(day, -28), day)
-    guard = require_upstream_checks(context, set(history["date"].unique()) | {day})
+    guard = require_upstream_checks(context, history=set(history["date"].unique()))
     train_rows = dtm.labelled(history[history["date"] < day])
     holdout = dtm.labelled(history[history["date"] == day])
     train_days = sorted(train_rows["date"].unique())
@@ -117,7 +117,7 @@ def candidate_version(instance: dg.DagsterInstance, day: str) -> str:
     owners=["team:ml"],
 )
 def deployed_model(context: dg.AssetExecutionContext, lake: Lake) -> dg.MaterializeResult:
-    guard = require_upstream_checks(context, {context.partition_key})
+    guard = require_upstream_checks(context)
     version = candidate_version(context.instance, context.partition_key)
     pointer = store.promote(lake.path, version)
     context.log.info(f"Deployed {version} (previous: {pointer['previous_version']})")
