@@ -7,6 +7,7 @@ from dagster_pyspark import LazyPySparkResource
 
 import dagster as dg
 from meridian_assets import lake as lake_tables
+from meridian_assets.contracts import FEATURES
 from meridian_assets.defs.resources import Lake
 from meridian_assets.partitions import (
     daily_partitions,
@@ -73,6 +74,7 @@ def build_feature_asset(group: FeatureGroup) -> dg.AssetsDefinition:
         pool="spark",
         kinds={"spark", "parquet"},
         owners=["team:data-platform"],
+        metadata={"dagster/column_schema": FEATURES[group.name].table_schema},
     )
     def feature_asset(context: dg.AssetExecutionContext, pyspark: LazyPySparkResource, lake: Lake):
         window = context.partition_key_range
@@ -82,7 +84,7 @@ def build_feature_asset(group: FeatureGroup) -> dg.AssetsDefinition:
         return dg.MaterializeResult(
             metadata={
                 "dagster/row_count": written["rows"],
-                "dagster/column_schema": written["schema"],
+                "dagster/column_schema": FEATURES[group.name].table_schema,
                 "distinct_entities": stats["distinct_entities"],
                 "rows_per_day": dg.MetadataValue.json(stats["rows_per_day"]),
                 "null_fraction": dg.MetadataValue.json({k: round(v, 4) for k, v in written["null_fraction"].items()}),
