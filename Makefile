@@ -59,5 +59,9 @@ dev: install $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml
 test: install
 	$(PY) -m pytest -q meridian_assets_tests
 
+# The feature benchmark (docs/BENCHMARKS.md): 1,000, 10,000 and 40,000 vehicles, ~7 min.
+bench: install
+	$(PY) benchmarks/feature_groups.py
+
 clean:
 	rm -rf data .dagster_home dbt_project/target

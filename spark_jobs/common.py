@@ -23,9 +23,14 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 # Spark settings for a 2-core machine and small daily partitions; the resource adds the master.
+# shuffle.partitions is an upper bound: adaptive execution merges the partitions of a small
+# shuffle (a weather day is one task), while a big one (a 40,000-vehicle day of GPS, 35M
+# pings) is cut in pieces small enough to sort in the 3g driver's memory. With 4, that day
+# spilled ~2 GB to disk and took 3.5 GiB of RSS; with 16 it does not spill and takes ~2 GiB
+# (docs/BENCHMARKS.md).
 SPARK_DEFAULTS: dict[str, str] = {
     "spark.sql.session.timeZone": "UTC",
-    "spark.sql.shuffle.partitions": "4",
+    "spark.sql.shuffle.partitions": "16",
     "spark.default.parallelism": "4",
     "spark.sql.adaptive.enabled": "true",
     "spark.ui.enabled": "false",

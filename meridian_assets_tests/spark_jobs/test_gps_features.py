@@ -110,3 +110,15 @@ def test_run_over_a_range_equals_day_by_day_runs(spark, tmp_path):
     assert stats["rows_per_day"] == {"2024-01-05": 1, "2024-01-06": 2}
     assert stats["distinct_entities"] == 2
     assert stats["spark_seconds"] > 0
+
+
+def test_a_ping_without_speed_ends_a_stopped_run(spark):
+    # 08:00-08:02 and 08:04-08:05 are two runs of 2 and 1 minutes, not one stop of 5 minutes;
+    # the means and fractions are over the pings that have a speed.
+    rows = [ping("V4", "08:00", speed=0.0), ping("V4", "08:02", speed=0.0), ping("V4", "08:03", speed=None)]
+    rows += [ping("V4", "08:04", speed=0.0), ping("V4", "08:05", speed=0.0)]
+    pings = raw_frame(spark, "gps", rows)
+    assert detect_stops(with_steps(pings)).count() == 0
+    [row] = compute(pings).collect()
+    assert (row["ping_count"], row["stop_count"], row["mean_speed_kph"], row["moving_fraction"]) == (5, 0, 0.0, 0.0)
+    assert row["idle_fraction"] == 1.0
