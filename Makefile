@@ -59,7 +59,7 @@ dev: install $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml
 test: install
 	$(PY) -m pytest -q meridian_assets_tests
 
-# The feature benchmark (docs/BENCHMARKS.md): 1,000, 10,000 and 40,000 vehicles, ~7 min.
+# The feature benchmark (docs/BENCHMARKS.md): 1,000, 10,000 and 40,000 vehicles, ~5-6 min.
 bench: install
 	$(PY) benchmarks/feature_groups.py
 
