@@ -23,10 +23,6 @@ def write_partition(lake: str | os.PathLike, table: str, day: str, data: pa.Tabl
     return target
 
 
-def read_partition(lake: str | os.PathLike, table: str, day: str) -> pa.Table:
-    return pq.read_table(partition_dir(lake, table, day))
-
-
 def profile(lake: str | os.PathLike, table: str, days: list[str]) -> dict:
     """Rows and null fraction per column of what was written, for the UI's metadata."""
     data = pa.concat_tables(

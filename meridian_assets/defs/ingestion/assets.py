@@ -1,7 +1,6 @@
 """raw_* assets: one day's vendor drop, validated against the contract, in the lake."""
 
 
-import pyarrow as pa
 import pyarrow.compute as pc
 
 import dagster as dg
@@ -42,14 +41,14 @@ def ingest_day(contract: Contract, day: str, landing: LandingZone, lake: Lake) -
         bounds = pc.min_max(table.column(contract.time_column))
         measures["min_time"] = bounds["min"].as_py().isoformat()
         measures["max_time"] = bounds["max"].as_py().isoformat()
-    if "vehicle_id" in table.column_names and contract.name == "gps":
+    if contract.name == "gps":
         measures["distinct_vehicles"] = pc.count_distinct(table.column("vehicle_id")).as_py()
     return measures
 
 
 def _metadata(days: dict[str, dict]) -> dict:
     if len(days) == 1:
-        ((day, m),) = days.items()
+        (m,) = days.values()
         meta = {k: v for k, v in m.items() if k != "rows"}
         meta["path"] = dg.MetadataValue.path(m["path"])
         return {"dagster/row_count": m["rows"], **meta}

@@ -120,6 +120,6 @@ def combine(tables: Iterable[pa.Table], contract: Contract, location: str) -> pa
     tables = list(tables)
     if not tables or sum(t.num_rows for t in tables) == 0:
         raise DropError(location, None, "empty drop: no rows in any part file")
-    frame = pa.concat_tables(tables).to_pandas(types_mapper=None, timestamp_as_object=False)
+    frame = pa.concat_tables(tables).to_pandas()
     frame = frame.drop_duplicates(ignore_index=True)
     return pa.Table.from_pandas(frame, schema=contract.arrow_schema, preserve_index=False)
