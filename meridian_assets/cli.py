@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections import Counter
 from pathlib import Path
 
 import dagster as dg
@@ -11,7 +12,7 @@ import dagster as dg
 from meridian_assets import thresholds
 from meridian_assets.defs.ml import store
 from meridian_assets.defs.ml.assets import candidate_version
-from meridian_assets.quality import check_outcomes
+from meridian_assets.guard import FAILED, PASSED, WARNED, check_outcomes
 from spark_jobs.common import days_between
 
 
@@ -19,17 +20,17 @@ def status(start: str, end: str, instance: dg.DagsterInstance, defs: dg.Definiti
     """Per asset: partitions of the range materialized, and its checks' latest outcome per day."""
     days = set(days_between(start, end))
     graph = defs.resolve_asset_graph()
-    lines = [f"{'asset':<28}{'partitions':>12}{'checks passed':>15}{'failed':>8}{'not run':>9}"]
+    lines = [f"{'asset':<28}{'partitions':>12}{'checks passed':>15}{'warned':>8}{'failed':>8}{'not run':>9}"]
     for key in graph.toposorted_asset_keys:
         done = instance.get_materialized_partitions(key) & days
-        passed = failed = missing = 0
+        counts = Counter()
         for check_key in graph.get_check_keys_for_assets({key}):
             latest = check_outcomes(instance, check_key, days)
-            passed += sum(1 for ok in latest.values() if ok)
-            failed += sum(1 for ok in latest.values() if not ok)
-            missing += len(done - latest.keys())
+            counts.update(latest.values())
+            counts["not run"] += len(done - latest.keys())
         lines.append(
-            f"{key.to_user_string():<28}{f'{len(done)}/{len(days)}':>12}{passed:>15}{failed:>8}{missing:>9}"
+            f"{key.to_user_string():<28}{f'{len(done)}/{len(days)}':>12}{counts[PASSED]:>15}{counts[WARNED]:>8}"
+            f"{counts[FAILED]:>8}{counts['not run']:>9}"
         )
     return "\n".join(lines)
 
@@ -45,7 +46,7 @@ def gate_decisions(start: str, end: str, instance: dg.DagsterInstance, lake: Pat
             continue
         metrics = store.load_info(lake, candidate_version(instance, day))["metrics"]
         deployed = metrics["deployed_mae_on_holdout"]
-        verdict = "deployed" if outcomes[day] else "refused, the deployed model stays"
+        verdict = "deployed" if outcomes[day] == PASSED else "refused, the deployed model stays"
         against = f", deployed model {deployed:.2f}" if deployed is not None else ""
         lines.append(f"  {day}: candidate MAE {metrics['mae']:.2f} (dispatcher {metrics['baseline_mae']:.2f}"
                      f"{against}): {verdict}")

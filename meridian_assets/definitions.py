@@ -1,7 +1,5 @@
 """The code location: what `dagster dev`, the webserver and the CLI load."""
 
-import functools
-
 import dagster as dg
 
 from meridian_assets.defs import resources
@@ -28,9 +26,3 @@ def defs() -> dg.Definitions:
         resources=resources.from_environment(),
         executor=dg.in_process_executor,
     )
-
-
-@functools.cache
-def asset_graph():
-    """The whole location's graph, checks included; a run's own job graph holds only what it selected."""
-    return defs().resolve_asset_graph()

@@ -1,4 +1,4 @@
-"""Shared machinery of the data-quality checks and of the guard that blocks across runs.
+"""The machinery of the data-quality checks.
 
 A stage declares `Rule`s (one property each) over one partition of its table; `build_checks`
 turns them into one multi-asset check that reads each day once. Range runs evaluate every
@@ -13,15 +13,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pandera.errors
+from scipy.stats import chi2
 
 import dagster as dg
 from meridian_assets.contracts import Contract
 from meridian_assets.defs.resources import Lake
 from meridian_assets.partitions import daily_partitions
-from spark_jobs.common import days_between, existing_partitions, partition_dir, shift_day
-
-FORCE_TAG = "meridian/force"  # set to "true" to run on purpose past failed or missing checks
-
+from spark_jobs.common import existing_partitions, has_partition_before, partition_dir, shift_day
 
 @dataclass
 class Partition:
@@ -42,6 +40,10 @@ class Partition:
             p.name.removeprefix("date="): pd.read_parquet(p, columns=columns)
             for p in existing_partitions(self.lake, self.table, wanted)
         }
+
+    def starts_history(self, table: str | None = None) -> bool:
+        """No partition of `table` (default: this one's) before this day: the platform's first."""
+        return not has_partition_before(self.lake, table or self.table, self.day)
 
 
 @dataclass
@@ -138,99 +140,47 @@ def contract_rule(contract: Contract) -> Rule:
     )
 
 
-def psi(reference: np.ndarray, current: np.ndarray, bins: int = 10) -> float:
+@dataclass(frozen=True)
+class Drift:
+    """A population stability index and what sampling noise alone could give at these sizes."""
+
+    psi: float
+    bins: int
+    current_rows: int
+    reference_rows: int
+
+    def noise_limit(self, false_alarm_rate: float) -> float:
+        """PSI that sampling alone exceeds with probability `false_alarm_rate`: for two samples of
+        one distribution, PSI ~ (1/n + 1/m) x chi-square(bins - 1)."""
+        scale = 1 / max(self.current_rows, 1) + 1 / max(self.reference_rows, 1)
+        return float(chi2.isf(false_alarm_rate, max(self.bins - 1, 1)) * scale)
+
+
+def _psi(expected: np.ndarray, actual: np.ndarray) -> float:
+    expected, actual = np.clip(expected, 1e-4, None), np.clip(actual, 1e-4, None)
+    return float(np.sum((actual - expected) * np.log(actual / expected)))
+
+
+def psi(reference: np.ndarray, current: np.ndarray, bins: int = 10) -> Drift:
     """Population stability index of `current` against `reference`, on the reference's deciles."""
     reference, current = reference[~np.isnan(reference)], current[~np.isnan(current)]
     if len(reference) == 0 or len(current) == 0:
-        return 0.0
+        return Drift(0.0, 1, len(current), len(reference))
     edges = np.unique(np.quantile(reference, np.linspace(0, 1, bins + 1)))
     if len(edges) < 2:
         edges = np.array([reference[0] - 0.5, reference[0] + 0.5])
     edges[0], edges[-1] = -np.inf, np.inf
     expected = np.histogram(reference, edges)[0] / len(reference)
     actual = np.histogram(current, edges)[0] / len(current)
-    expected, actual = np.clip(expected, 1e-4, None), np.clip(actual, 1e-4, None)
-    return float(np.sum((actual - expected) * np.log(actual / expected)))
+    return Drift(_psi(expected, actual), len(edges) - 1, len(current), len(reference))
 
 
-def check_outcomes(
-    instance: dg.DagsterInstance, check_key: dg.AssetCheckKey, days: set[str]
-) -> dict[str, bool]:
-    """Latest finished result per day: True passed, False failed; a day without one is absent.
-
-    A range run records one result for all its days, so such a result counts for each day
-    of the run's partition range.
-    """
-    outcomes: dict[str, bool] = {}
-    run_days: dict[str, set[str]] = {}
-    for record in instance.event_log_storage.get_asset_check_execution_history(check_key, limit=10_000):
-        if record.status.value == "PLANNED":
-            continue
-        if record.partition is not None:
-            covered = {record.partition}
-        else:
-            if record.run_id not in run_days:
-                run_days[record.run_id] = _run_days(instance, record.run_id)
-            covered = run_days[record.run_id]
-        for day in covered & days:
-            outcomes.setdefault(day, record.status.value == "SUCCEEDED")
-    return outcomes
-
-
-def _run_days(instance: dg.DagsterInstance, run_id: str) -> set[str]:
-    run = instance.get_run_by_id(run_id)
-    tags = run.tags if run else {}
-    if "dagster/partition" in tags:
-        return {tags["dagster/partition"]}
-    start, end = tags.get("dagster/asset_partition_range_start"), tags.get("dagster/asset_partition_range_end")
-    return set(days_between(start, end)) if start and end else set()
-
-
-def require_upstream_checks(context: dg.AssetExecutionContext, history: Iterable[str] = ()) -> dict:
-    """Fail unless every upstream asset exists for this partition and every blocking check
-    upstream passed for it and for the `history` days used (a check that did not run fails too).
-
-    Blocking checks stop downstream steps only inside one run; schedules, sensors and
-    automation start new runs, so training and deployment look for themselves. A person
-    may override with the run tag meridian/force=true: the tag records the choice.
-    """
-    from meridian_assets.definitions import asset_graph  # the location imports this module
-
-    graph = asset_graph()
-    day = context.partition_key
-    days = set(history) | {day}
-    problems = []
-    for key in sorted(_ancestors(graph, context.asset_key), key=lambda k: k.to_user_string()):
-        materialized = context.instance.get_materialized_partitions(key) & days
-        if day not in materialized:
-            problems.append(f"{key.to_user_string()} is not materialized for {day}")
-        for check_key in graph.get_check_keys_for_assets({key}):
-            if not graph.get_check_spec(check_key).blocking:
-                continue
-            outcomes = check_outcomes(context.instance, check_key, materialized)
-            for checked_day in sorted(materialized):
-                if checked_day not in outcomes:
-                    problems.append(f"{key.to_user_string()}.{check_key.name} did not run for {checked_day}")
-                elif not outcomes[checked_day]:
-                    problems.append(f"{key.to_user_string()}.{check_key.name} failed for {checked_day}")
-    forced = context.run.tags.get(FORCE_TAG) == "true"
-    if problems and not forced:
-        raise dg.Failure(
-            description="Blocked: upstream blocking checks did not pass.\n" + "\n".join(problems[:30]),
-            metadata={"problems": len(problems), "first": problems[0]},
-            allow_retries=False,
-        )
-    if problems:
-        context.log.warning(f"Forced past {len(problems)} check problems ({FORCE_TAG}=true): {problems[:5]}")
-    return {"forced_past_checks": len(problems) if forced else 0}
-
-
-def _ancestors(graph, key: dg.AssetKey) -> set[dg.AssetKey]:
-    seen: set[dg.AssetKey] = set()
-    frontier = [key]
-    while frontier:
-        for parent in graph.get(frontier.pop()).parent_keys:
-            if parent not in seen and graph.has(parent):
-                seen.add(parent)
-                frontier.append(parent)
-    return seen
+def category_psi(reference: pd.Series, current: pd.Series) -> Drift:
+    """Population stability index of a categorical column: one bin per value seen in either."""
+    reference, current = reference.dropna(), current.dropna()
+    if reference.empty or current.empty:
+        return Drift(0.0, 1, len(current), len(reference))
+    values = sorted(set(reference) | set(current))
+    expected = reference.value_counts(normalize=True).reindex(values, fill_value=0).to_numpy()
+    actual = current.value_counts(normalize=True).reindex(values, fill_value=0).to_numpy()
+    return Drift(_psi(expected, actual), len(values), len(current), len(reference))

@@ -61,6 +61,14 @@ def existing_partitions(lake: str | os.PathLike, table: str, days: Iterable[str]
     return [p for p in (partition_dir(lake, table, d) for d in days) if p.is_dir()]
 
 
+def has_partition_before(lake: str | os.PathLike, table: str, day: str) -> bool:
+    """Whether `table` has any partition before `day`: without one, `day` starts its history
+    (nothing earlier can be missing); with one, a missing earlier day is a gap.
+    """
+    root = Path(lake) / table
+    return root.is_dir() and any(p.name < f"date={day}" for p in root.glob("date=*"))
+
+
 def staging_dir(lake: str | os.PathLike, table: str) -> Path:
     """A fresh folder beside the table, hidden from readers (Spark and globs skip dot folders)."""
     path = Path(lake) / table / f".staging-{uuid.uuid4().hex}"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -130,8 +129,18 @@ def _empty_file(folder: Path):
     return str(folder), "empty drop"
 
 
+def _empty_null_typed_file(folder: Path):
+    """A writer with no rows to go on types every column null (pandas' empty object columns)."""
+    for path in folder.glob("part-*"):
+        path.unlink()
+    columns = ["vehicle_id", "event_ts", "lat", "lon", "speed_kph", "heading_deg", "ignition_on"]
+    pq.write_table(pa.table({c: pa.nulls(0) for c in columns}), folder / "part-00000.parquet")
+    return str(folder), "empty drop"
+
+
 @pytest.mark.parametrize(
-    "break_drop", [_rename_column, _wrong_type, _corrupt_file, _no_sentinel, _empty_day, _empty_file]
+    "break_drop",
+    [_rename_column, _wrong_type, _corrupt_file, _no_sentinel, _empty_day, _empty_file, _empty_null_typed_file],
 )
 def test_bad_drop_fails_clearly_and_keeps_good_partitions(landing, tmp_path, break_drop):
     lake = tmp_path / "lake"

@@ -7,7 +7,7 @@ from meridian_assets import thresholds
 from meridian_assets.defs.ml import model as dtm
 from meridian_assets.defs.ml import store
 from meridian_assets.defs.resources import Lake
-from meridian_assets.quality import require_upstream_checks
+from meridian_assets.guard import require_upstream_checks
 from meridian_assets.partitions import daily_partitions, training_window_and_holdout
 from spark_jobs.common import days_between, existing_partitions, shift_day
 
@@ -40,17 +40,21 @@ def _importance_table(importance: pd.Series) -> str:
 )
 def delivery_time_model(context: dg.AssetExecutionContext, lake: Lake):
     day = context.partition_key
-    history = read_ml_days(lake, shift_day(day, -28), day)
-    guard = require_upstream_checks(context, history=set(history["date"].unique()))
-    train_rows = dtm.labelled(history[history["date"] < day])
-    holdout = dtm.labelled(history[history["date"] == day])
+    window = days_between(shift_day(day, -28), shift_day(day, -1))
+    history = read_ml_days(lake, window[0], day)
+    # History starts at the first day the lake has; a day missing after it is left out, with why.
+    first = min(history["date"], default=day)
+    guard = require_upstream_checks(context, history=[d for d in window if d >= first])
+    usable = history[~history["date"].isin(list(guard["left_out"]))]
+    train_rows = dtm.labelled(usable[usable["date"] < day])
+    holdout = dtm.labelled(usable[usable["date"] == day])
     train_days = sorted(train_rows["date"].unique())
     if len(train_days) < thresholds.MIN_TRAINING_DAYS or len(train_rows) < thresholds.MIN_TRAINING_ROWS \
             or holdout.empty:
         context.log.warning(
-            f"Not training for {day}: {len(train_days)} labelled history days and {len(train_rows)} rows "
+            f"Not training for {day}: {len(train_days)} usable labelled history days and {len(train_rows)} rows "
             f"(need {thresholds.MIN_TRAINING_DAYS} days and {thresholds.MIN_TRAINING_ROWS} rows), "
-            f"{len(holdout)} holdout rows."
+            f"{len(holdout)} holdout rows; left out: {guard['left_out'] or 'none'}."
         )
         return
 
@@ -63,9 +67,10 @@ def delivery_time_model(context: dg.AssetExecutionContext, lake: Lake):
         dtm.errors(dtm.predict(store.load_model(lake.path, current["version"]), holdout), holdout[dtm.LABEL])["mae"]
         if current else None
     )
-    version = f"{day}-{context.run_id[:8]}"
+    version = f"{day}-{context.run.run_id[:8]}"
     info = {
         "trained_on": {"first": train_days[0], "last": train_days[-1], "days": train_days},
+        "left_out": guard["left_out"],
         "holdout": day,
         "features": dtm.FEATURES,
         "metrics": {"mae": metrics["mae"], "mape": metrics["mape"], "baseline_mae": baseline["mae"],
@@ -77,7 +82,8 @@ def delivery_time_model(context: dg.AssetExecutionContext, lake: Lake):
 
     yield dg.MaterializeResult(
         metadata={
-            **guard,
+            "forced_past_checks": guard["forced_past_checks"],
+            "left_out_days": dg.MetadataValue.json(guard["left_out"]),
             "version": version,
             "path": dg.MetadataValue.path(str(path)),
             "mae": metrics["mae"],
@@ -123,9 +129,11 @@ def deployed_model(context: dg.AssetExecutionContext, lake: Lake) -> dg.Material
     context.log.info(f"Deployed {version} (previous: {pointer['previous_version']})")
     return dg.MaterializeResult(
         metadata={
-            **guard,
+            "forced_past_checks": guard["forced_past_checks"],
             "version": version,
             "previous_version": pointer["previous_version"] or "none",
+            "trained_on": f"{pointer['trained_on']['first']}..{pointer['trained_on']['last']}",
+            "left_out_days": dg.MetadataValue.json(pointer["left_out"]),
             "mae": pointer["metrics"]["mae"],
             "baseline_mae": pointer["metrics"]["baseline_mae"],
             "pointer": dg.MetadataValue.path(str(store.models_dir(lake.path) / store.DEPLOYED)),

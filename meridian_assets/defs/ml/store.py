@@ -58,6 +58,7 @@ def _point_at(lake: Path, version: str, history: list[str], **extra) -> dict:
     pointer = {
         "version": version,
         "trained_on": info["trained_on"],
+        "left_out": info.get("left_out", {}),
         "holdout": info["holdout"],
         "metrics": info["metrics"],
         "previous_version": history[0] if history else None,

@@ -1,0 +1,65 @@
+"""The drift rule on hand-made ml_feature_table days: quiet on small or short samples and on
+noise, loud on a real shift, whatever the fleet size."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+import dagster as dg
+from meridian_assets.defs.ml_table.checks import _drift
+from meridian_assets.lake import write_partition
+from meridian_assets.quality import Partition
+from spark_jobs.common import days_between
+
+DAYS = days_between("2026-11-01", "2026-11-08")
+REGIONS = ["north", "south", "east", "west", "central"]
+
+
+def ml_day(rows: int, seed: int, distance_scale: float = 1.0, regions=REGIONS) -> pd.DataFrame:
+    """Deliveries shaped like the vendor's: gamma distances, routes of 4-8 stops, morning departures."""
+    rng = np.random.default_rng(seed)
+    distance = np.minimum(1 + rng.gamma(2.0, 6.0, rows), 45.0) * distance_scale
+    return pd.DataFrame({
+        "vehicle_id": [f"V{i % 60:05d}" for i in range(rows)],  # a small fleet: no per-vehicle drift
+        "region": rng.choice(regions, rows),
+        "scheduled_minutes": np.round(distance / 35 * 60 + 20),
+        "planned_distance_km": distance,
+        "stop_sequence": rng.integers(1, 9, rows).astype(float),
+        "departure_hour": rng.integers(6, 16, rows).astype(float),
+        "avg_unload_min": rng.choice([9.0, 16.0, 28.0], rows),
+    })
+
+
+def judge(tmp_path, today: pd.DataFrame, earlier_days: int, rows: int):
+    for offset, day in enumerate(DAYS[-1 - earlier_days:-1]):
+        write_partition(tmp_path, "ml_feature_table", day, pa.Table.from_pandas(ml_day(rows, offset)))
+    write_partition(tmp_path, "ml_feature_table", DAYS[-1], pa.Table.from_pandas(today))
+    return _drift(Partition(tmp_path, "ml_feature_table", DAYS[-1]))
+
+
+@pytest.mark.parametrize(("rows", "earlier_days"), [(120, 7), (5000, 2)])
+def test_too_little_data_is_not_judged(tmp_path, rows, earlier_days):
+    outcome = judge(tmp_path, ml_day(rows, 99, distance_scale=1.5), earlier_days, rows)
+    assert outcome.passed and outcome.value == "not judged"
+    assert "too little data" in outcome.description
+
+
+@pytest.mark.parametrize("rows", [360, 1200, 6000])
+def test_good_days_pass_at_every_fleet_size(tmp_path, rows):
+    outcomes = [judge(tmp_path / str(seed), ml_day(rows, seed), 7, rows) for seed in range(100, 110)]
+    assert all(o.passed for o in outcomes), [o.description for o in outcomes if not o.passed]
+
+
+@pytest.mark.parametrize("rows", [360, 6000])
+@pytest.mark.parametrize(("shift", "feature"), [
+    (dict(distance_scale=1.5), "planned_distance_km"),
+    (dict(regions=REGIONS[1:]), "region"),
+])
+def test_a_real_shift_fails_with_error(tmp_path, rows, shift, feature):
+    outcome = judge(tmp_path, ml_day(rows, 99, **shift), 7, rows)
+    assert not outcome.passed
+    assert outcome.severity == dg.AssetCheckSeverity.ERROR
+    assert feature in outcome.description.split("above the ERROR limit:")[1]

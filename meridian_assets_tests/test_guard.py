@@ -1,0 +1,69 @@
+"""The cross-run guard means what a blocking check means inside a run.
+
+Inside a run, only a blocking check that fails with ERROR severity stops what depends on its
+asset. Training and deployment start in other runs, so they ask the guard: for the same check
+results it must block exactly when the run would have.
+"""
+
+import pytest
+
+import dagster as dg
+from meridian_assets.guard import FAILED, PASSED, WARNED, check_outcomes, require_upstream_checks, upstream_problems
+from meridian_assets.partitions import daily_partitions
+
+DAY = "2026-11-01"
+UPSTREAM, DOWNSTREAM, GUARDED = dg.AssetKey("upstream"), dg.AssetKey("downstream"), dg.AssetKey("guarded")
+
+
+def toy_location(passed: bool, severity: dg.AssetCheckSeverity, blocking: bool):
+    """upstream (with one check) -> downstream, and `guarded`, which asks the guard first."""
+
+    @dg.asset(partitions_def=daily_partitions)
+    def upstream() -> None:
+        pass
+
+    @dg.asset_check(asset=upstream, blocking=blocking, partitions_def=daily_partitions)
+    def rule() -> dg.AssetCheckResult:
+        return dg.AssetCheckResult(passed=passed, severity=severity)
+
+    @dg.asset(partitions_def=daily_partitions, deps=[upstream])
+    def downstream() -> None:
+        pass
+
+    @dg.asset(partitions_def=daily_partitions, deps=[upstream])
+    def guarded(context: dg.AssetExecutionContext) -> None:
+        require_upstream_checks(context)
+
+    return [upstream, downstream, guarded], [rule]
+
+
+@pytest.mark.parametrize("blocking", [True, False])
+@pytest.mark.parametrize(("passed", "severity", "verdict"), [
+    (True, dg.AssetCheckSeverity.ERROR, PASSED),
+    (False, dg.AssetCheckSeverity.WARN, WARNED),
+    (False, dg.AssetCheckSeverity.ERROR, FAILED),
+])
+def test_cross_run_guard_blocks_exactly_when_the_run_does(passed, severity, verdict, blocking):
+    assets, checks = toy_location(passed, severity, blocking)
+    with dg.instance_for_test() as instance:
+        dg.materialize([*assets, *checks], selection=[UPSTREAM, DOWNSTREAM], partition_key=DAY,
+                       instance=instance, raise_on_error=False)
+        in_run = DAY in instance.get_materialized_partitions(DOWNSTREAM)
+        assert check_outcomes(instance, dg.AssetCheckKey(UPSTREAM, "rule"), {DAY}) == {DAY: verdict}
+        # Later, a run of its own (a schedule, a sensor), as training and deployment are.
+        later = dg.materialize([*assets, *checks], selection=[GUARDED], partition_key=DAY, instance=instance,
+                               raise_on_error=False)
+        cross_run = DAY in instance.get_materialized_partitions(GUARDED)
+    assert in_run == cross_run == (verdict != FAILED or not blocking)
+    if not cross_run:
+        (failure,) = later.get_step_failure_events()
+        assert f"upstream.rule failed for {DAY}" in failure.event_specific_data.error.message
+
+
+def test_a_check_that_did_not_run_or_a_missing_upstream_blocks():
+    assets, checks = toy_location(True, dg.AssetCheckSeverity.ERROR, True)
+    graph = dg.Definitions(assets=assets, asset_checks=checks).resolve_asset_graph()
+    with dg.instance_for_test() as instance:
+        assert upstream_problems(instance, graph, GUARDED, {DAY}) == {DAY: [f"upstream is not materialized for {DAY}"]}
+        dg.materialize(assets[:1], partition_key=DAY, instance=instance)  # the asset without its check
+        assert upstream_problems(instance, graph, GUARDED, {DAY}) == {DAY: [f"upstream.rule did not run for {DAY}"]}
