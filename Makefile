@@ -8,6 +8,7 @@ DAGSTER := $(VENV)/bin/dagster
 
 # The venv's tools (dbt, spark-submit) first, whether or not it is activated.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export VIRTUAL_ENV := $(CURDIR)/$(VENV)
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export MERIDIAN_LANDING ?= $(CURDIR)/data/landing
 export MERIDIAN_LAKE ?= $(CURDIR)/data/lake
@@ -32,7 +33,7 @@ $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 manifest: $(MANIFEST)
 
 $(MANIFEST): $(VENV)/.installed dbt_project/dbt_project.yml $(shell find dbt_project/models dbt_project/macros dbt_project/tests -type f)
-	$(VENV)/bin/dagster-dbt project prepare-and-package --file meridian_assets/defs/ml_table/project.py
+	$(VENV)/bin/dagster-dbt project prepare-and-package --file meridian_assets/dbt_project.py
 
 # Day by day, as the nightly schedule runs it, from the first day on (history starts empty):
 # each day's checks are recorded per partition (the UI's checks tab), and each day's model is
@@ -41,7 +42,7 @@ run: install $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml
 	$(PY) -m meridian_assets.synthetic $(MERIDIAN_LANDING) $(DEMO_START) $(DEMO_END) --vehicles $(VEHICLES)
 	@echo "materializing every asset day by day (logs: $(DAGSTER_HOME)/run-DAY.log)"
 	for day in $$($(PY) -m meridian_assets.cli days $(DEMO_START) $(DEMO_END)); do \
-	  $(DAGSTER) asset materialize -m meridian_assets.definitions --select '*' --partition $$day \
+	  $(VENV)/bin/dg launch --assets '*' --partition $$day \
 	    > $(DAGSTER_HOME)/run-$$day.log 2>&1 \
 	    && echo "  $$day: ok" || echo "  $$day: stopped by a failed check or step (see the summary; log $(DAGSTER_HOME)/run-$$day.log)"; \
 	done
@@ -50,7 +51,8 @@ run: install $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml
 dev: install $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml
 	$(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
-test: install
+test: install $(DAGSTER_HOME)/dagster.yaml
+	$(VENV)/bin/dg check defs
 	$(PY) -m pytest -q meridian_assets_tests
 
 # The feature benchmark (docs/BENCHMARKS.md): 1,000, 10,000 and 40,000 vehicles, ~5-6 min;

@@ -33,11 +33,13 @@ import dagster as dg
 from meridian_assets import thresholds as t
 from meridian_assets.definitions import ASSETS, defs
 from meridian_assets.defs.ml_table.checks import DRIFT_FEATURES, _drift
-from meridian_assets.defs.resources import Lake, LandingZone, S3Resource, spark_resource
+from meridian_assets.lake import Lake
+from meridian_assets.defs.resources import LandingZone, S3Resource, spark_resource
 from meridian_assets.lake import write_partition
 from meridian_assets.quality import Partition, psi
 from meridian_assets.synthetic import write_drops
-from spark_jobs.common import build_session, days_between, shift_day
+from spark_jobs.layout import days_between, shift_day
+from spark_jobs.session import build_session
 
 TABLE = "ml_feature_table"
 SHIFTS = {

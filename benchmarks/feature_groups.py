@@ -5,7 +5,7 @@ reference for the gps group (`make bench`).
 
 For each fleet size it writes one day of every source (the synthetic vendor's defaults: a
 ping every 60 s over a 15 h shift) into a temporary lake, `{lake}/raw/{source}/date=D/`, then
-times, in ONE Spark session (local[*], spark_jobs.common.SPARK_DEFAULTS: what the Dagster
+times, in ONE Spark session (local[*], spark_jobs.session.SPARK_DEFAULTS: what the Dagster
 assets use), each group's `run(spark, lake, D, D)`: the very function the assets call, so
 reading the raw partition, computing, writing features/{group}/date=D atomically and reading
 the counts back. Beside gps runs a single-process DuckDB implementation of the same features
@@ -66,7 +66,8 @@ from spark_jobs import (
     traffic_features,
     weather_features,
 )
-from spark_jobs.common import SPARK_DEFAULTS, build_session, partition_dir
+from spark_jobs.layout import partition_dir
+from spark_jobs.session import build_session, SPARK_DEFAULTS
 
 GROUPS = {
     "gps": gps_features,

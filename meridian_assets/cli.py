@@ -11,9 +11,9 @@ import dagster as dg
 
 from meridian_assets import thresholds
 from meridian_assets.defs.ml import store
-from meridian_assets.defs.ml.assets import candidate_version
+from meridian_assets.defs.ml.assets import Deployment, candidate_version, deployed_model
 from meridian_assets.guard import FAILED, PASSED, WARNED, check_outcomes
-from spark_jobs.common import days_between
+from spark_jobs.layout import days_between
 
 
 def status(start: str, end: str, instance: dg.DagsterInstance, defs: dg.Definitions) -> str:
@@ -68,6 +68,24 @@ def deployed_summary(lake: Path) -> tuple[str, bool]:
     return line, gain >= 1 - thresholds.GATE_BASELINE_RATIO
 
 
+def rollback(instance: dg.DagsterInstance, definitions: dg.Definitions, lake: Path) -> int:
+    """A Dagster run of deployed_model in rollback mode, in the partition of the model it restores,
+    so the UI's deployed_model history always says what is deployed."""
+    restored = store.rollback_target(lake)
+    result = dg.materialize(
+        [deployed_model], partition_key=store.load_info(lake, restored)["holdout"], instance=instance,
+        resources={"lake": definitions.resources["lake"]},
+        run_config=dg.RunConfig({"deployed_model": Deployment(rollback=True)}), raise_on_error=False,
+    )
+    if not result.success:
+        print(f"rollback failed, see run {result.run_id}", file=sys.stderr)
+        return 1
+    pointer = store.deployed(lake)
+    print(f"deployed model is now {pointer['version']} (rolled back from {pointer['rolled_back_from']}; "
+          f"run {result.run_id})")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="meridian", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -95,11 +113,9 @@ def main(argv: list[str] | None = None) -> int:
     definitions = defs()
     with dg.build_resources({"lake": definitions.resources["lake"]}) as resources:
         lake = resources.lake.path
-    if args.command == "rollback":
-        pointer = store.rollback(lake)
-        print(f"deployed model is now {pointer['version']} (rolled back from {pointer['rolled_back_from']})")
-        return 0
     instance = dg.DagsterInstance.get()
+    if args.command == "rollback":
+        return rollback(instance, definitions, lake)
     print(status(args.start, args.end, instance, definitions))
     print("evaluation gate (a candidate must beat the dispatcher by 5% and the deployed model):")
     print("\n".join(gate_decisions(args.start, args.end, instance, lake)) or "  no candidates trained")

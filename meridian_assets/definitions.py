@@ -1,5 +1,7 @@
 """The code location: what `dagster dev`, the webserver and the CLI load."""
 
+from pathlib import Path
+
 import dagster as dg
 
 from meridian_assets.defs import resources
@@ -16,12 +18,25 @@ ASSETS = [*raw_assets, *feature_assets, ml_table_dbt_assets, *ml_assets]
 CHECKS = [*raw_checks, *feature_checks, *ml_table_checks, *ml_checks]
 
 
+def with_code_references(assets: list) -> list:
+    """Each asset links to its source file; to the repository's web view when one is configured."""
+    assets = dg.with_source_code_references(assets)
+    git = resources.git_remote()
+    if git is None:
+        return assets
+    return dg.link_code_references_to_git(
+        assets, git_url=git[0], git_branch=git[1],
+        file_path_mapping=dg.AnchorBasedFilePathMapping(
+            local_file_anchor=Path(__file__).parent, file_anchor_path_in_repository="meridian_assets/"),
+    )
+
+
 @dg.definitions
 def defs() -> dg.Definitions:
     # In process: one process and one SparkSession per run instead of a process (and a JVM)
     # per step (docs/ARCHITECTURE.md). In production each run gets its own pod.
     return dg.Definitions(
-        assets=ASSETS,
+        assets=with_code_references(ASSETS),
         asset_checks=CHECKS,
         resources=resources.from_environment(),
         executor=dg.in_process_executor,

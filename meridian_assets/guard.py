@@ -7,7 +7,7 @@ people start new runs, so training and deployment ask here whether the days they
 from collections.abc import Iterable
 
 import dagster as dg
-from spark_jobs.common import days_between
+from spark_jobs.layout import days_between
 
 FORCE_TAG = "meridian/force"  # set to "true" to run on purpose past failed or missing checks
 

@@ -1,4 +1,4 @@
-"""The lake's layout and its pandas/Arrow writers; Spark uses the same primitives."""
+"""The lake: its resource, its tables, and the pandas/Arrow writer; Spark uses the same primitives."""
 
 from __future__ import annotations
 
@@ -8,7 +8,20 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from spark_jobs.common import partition_dir, publish_partition, staging_dir
+import dagster as dg
+
+from spark_jobs.layout import partition_dir
+from spark_jobs.swap import publish_partition, staging_dir
+
+class Lake(dg.ConfigurableResource):
+    """The feature lake: Parquet in Hive-style `date=` folders on a local filesystem."""
+
+    root: str
+
+    @property
+    def path(self) -> Path:
+        return Path(self.root).resolve()
+
 
 RAW_TABLES = {s: f"raw/{s}" for s in ("gps", "deliveries", "weather", "traffic", "customers")}
 
@@ -21,6 +34,14 @@ def write_partition(lake: str | os.PathLike, table: str, day: str, data: pa.Tabl
     target = partition_dir(lake, table, day)
     publish_partition(staged, target)
     return target
+
+
+def written_metadata(lake: str | os.PathLike, table: str, rows_per_day: dict[str, int]) -> dict:
+    """What the UI shows of a write: the partition's rows and location, or per day for a range."""
+    if len(rows_per_day) == 1:
+        ((day, rows),) = rows_per_day.items()
+        return {"dagster/partition_row_count": rows, "dagster/uri": partition_dir(lake, table, day).resolve().as_uri()}
+    return {"rows_per_day": dg.MetadataValue.json(rows_per_day), "dagster/uri": (Path(lake) / table).resolve().as_uri()}
 
 
 def profile(lake: str | os.PathLike, table: str, days: list[str]) -> dict:

@@ -17,9 +17,9 @@ from scipy.stats import chi2
 
 import dagster as dg
 from meridian_assets.contracts import Contract
-from meridian_assets.defs.resources import Lake
+from meridian_assets.lake import Lake
 from meridian_assets.partitions import daily_partitions
-from spark_jobs.common import existing_partitions, has_partition_before, partition_dir, shift_day
+from spark_jobs.layout import existing_partitions, has_partition_before, partition_dir, shift_day
 
 @dataclass
 class Partition:

@@ -25,4 +25,7 @@ DRIFT_MIN_VEHICLES = 500  # per-vehicle features join the drift check from this 
 # Model training and the evaluation gate (the Airflow DAG's "MAE < 0.95 x baseline").
 MIN_TRAINING_DAYS = 3  # fewer labelled history days: skip training with a message
 MIN_TRAINING_ROWS = 200
+# Gradient boosting on absolute error; the window it trains on is TRAINING_WINDOW_AND_HOLDOUT
+# (spark_jobs/layout.py, with every other window).
+MODEL_MAX_ITER, MODEL_LEARNING_RATE, MODEL_MAX_LEAF_NODES = 300, 0.08, 31
 GATE_BASELINE_RATIO = 0.95  # candidate MAE must be below this share of the dispatcher's MAE

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from spark_jobs.common import build_session
+from spark_jobs.session import build_session
 
 
 def pytest_configure(config):
@@ -14,7 +14,7 @@ def pytest_configure(config):
     """
     from dbt.cli.main import dbtRunner
 
-    from meridian_assets.defs.ml_table.project import DBT_PROJECT_DIR
+    from meridian_assets.dbt_project import DBT_PROJECT_DIR
 
     result = dbtRunner().invoke(
         ["parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]

@@ -109,4 +109,22 @@ def test_resources_read_the_environment(monkeypatch, tmp_path):
 def test_dbt_vars_carry_the_partition_window():
     assert dbt_vars("2026-11-01", "2026-11-03", Path("/lake"), Path("/lake/out.parquet")) == {
         "start_date": "2026-11-01", "end_date": "2026-11-03", "lake": "/lake", "output": "/lake/out.parquet",
+        "gps_day_offset": -1,
     }
+
+
+def test_every_asset_links_its_code_and_python_assets_version_it():
+    graph = defs().resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        assert node.code_version, key  # dagster-dbt versions the model from its SQL
+        (reference,) = node.metadata["dagster/code_references"].code_references
+        assert Path(reference.file_path).is_file(), key
+    assert graph.get(dg.AssetKey("ml_feature_table")).metadata["dagster/table_name"] == "lake.ml_feature_table"
+
+
+def test_code_references_point_at_the_repository_when_one_is_configured(monkeypatch):
+    monkeypatch.setenv("MERIDIAN_GIT_URL", "https://github.com/meridian-freight/platform")
+    node = defs().resolve_asset_graph().get(dg.AssetKey("gps_features"))
+    (reference,) = node.metadata["dagster/code_references"].code_references
+    assert reference.url.startswith("https://github.com/meridian-freight/platform/tree/main/meridian_assets/defs/features/")

@@ -7,10 +7,15 @@ import os
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from spark_jobs.common import days_between, in_days, main, publish_features, read_raw, shift_day, trailing_sums
+from spark_jobs.cli import main
+from spark_jobs.columns import trailing_sums
+from spark_jobs.layout import PREVIOUS_28_DAYS, PREVIOUS_DAY, days_between, shift_day
+from spark_jobs.tables import in_days, publish_features, read_raw
 
 TABLE = "features/customer"
-HISTORY_DAYS = 28
+INPUTS = {"customers": PREVIOUS_DAY, "deliveries": PREVIOUS_28_DAYS}  # the raw sources read for day D
+SNAPSHOT_OFFSET = INPUTS["customers"].end_offset  # the snapshot of D-1
+HISTORY_DAYS = -INPUTS["deliveries"].start_offset  # the record of D-28..D-1
 
 
 def customer_daily_record(deliveries: DataFrame) -> DataFrame:
@@ -31,7 +36,9 @@ def compute(customers: DataFrame, deliveries: DataFrame, days: list[str]) -> Dat
     `customers` must hold the snapshots of the day before each target day and `deliveries`
     the 28 days before each; anything else they hold is ignored.
     """
-    snapshots = customers.where(in_days(shift_day(d, -1) for d in days)).withColumn("date", F.date_add("date", 1))
+    snapshots = customers.where(in_days(shift_day(d, SNAPSHOT_OFFSET) for d in days)).withColumn(
+        "date", F.date_add("date", -SNAPSHOT_OFFSET)
+    )
     history = trailing_sums(snapshots, customer_daily_record(deliveries), "customer_id", HISTORY_DAYS)
     return snapshots.join(history, ["customer_id", "date"], "left").select(
         "customer_id",
@@ -48,8 +55,8 @@ def compute(customers: DataFrame, deliveries: DataFrame, days: list[str]) -> Dat
 def run(spark: SparkSession, lake: str | os.PathLike, start: str, end: str) -> dict:
     """Compute and publish features/customer for every day start..end in one Spark job."""
     days = days_between(start, end)
-    customers = read_raw(spark, lake, "customers", days_between(shift_day(start, -1), shift_day(end, -1)))
-    deliveries = read_raw(spark, lake, "deliveries", days_between(shift_day(start, -HISTORY_DAYS), shift_day(end, -1)))
+    customers = read_raw(spark, lake, "customers", INPUTS["customers"].days(start, end))
+    deliveries = read_raw(spark, lake, "deliveries", INPUTS["deliveries"].days(start, end))
     return publish_features(compute(customers, deliveries, days), lake, TABLE, days, entity="customer_id")
 
 

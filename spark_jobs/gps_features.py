@@ -11,9 +11,13 @@ import os
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from spark_jobs.common import days_between, main, minutes_between, publish_features, read_raw, utc_hour
+from spark_jobs.cli import main
+from spark_jobs.columns import minutes_between, utc_hour
+from spark_jobs.layout import SAME_DAY, days_between
+from spark_jobs.tables import publish_features, read_raw
 
 TABLE = "features/gps"
+INPUTS = {"gps": SAME_DAY}  # the raw sources read for day D, and their days
 EARTH_RADIUS_KM = 6371.0088  # IUGG mean earth radius
 STOPPED_BELOW_KPH = 1.0
 MIN_STOP_MINUTES = 3.0
@@ -145,7 +149,8 @@ def compute(gps: DataFrame) -> DataFrame:
 def run(spark: SparkSession, lake: str | os.PathLike, start: str, end: str) -> dict:
     """Compute and publish features/gps for every day start..end in one Spark job."""
     days = days_between(start, end)
-    return publish_features(compute(read_raw(spark, lake, "gps", days)), lake, TABLE, days, entity="vehicle_id")
+    gps = read_raw(spark, lake, "gps", INPUTS["gps"].days(start, end))
+    return publish_features(compute(gps), lake, TABLE, days, entity="vehicle_id")
 
 
 if __name__ == "__main__":

@@ -7,20 +7,14 @@ import os
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from spark_jobs.common import (
-    days_between,
-    in_days,
-    main,
-    minutes_between,
-    publish_features,
-    read_raw,
-    shift_day,
-    trailing_sums,
-    utc_hour,
-)
+from spark_jobs.cli import main
+from spark_jobs.columns import minutes_between, trailing_sums, utc_hour
+from spark_jobs.layout import DAY_AND_PREVIOUS_7_DAYS, days_between
+from spark_jobs.tables import in_days, publish_features, read_raw
 
 TABLE = "features/route"
-HISTORY_DAYS = 7
+INPUTS = {"deliveries": DAY_AND_PREVIOUS_7_DAYS}  # the raw sources read for day D, and their days
+HISTORY_DAYS = -INPUTS["deliveries"].start_offset  # a route's delays of D-7..D-1
 
 
 def route_daily_delays(deliveries: DataFrame) -> DataFrame:
@@ -68,7 +62,7 @@ def compute(deliveries: DataFrame, days: list[str]) -> DataFrame:
 def run(spark: SparkSession, lake: str | os.PathLike, start: str, end: str) -> dict:
     """Compute and publish features/route for every day start..end in one Spark job."""
     days = days_between(start, end)
-    deliveries = read_raw(spark, lake, "deliveries", days_between(shift_day(start, -HISTORY_DAYS), end))
+    deliveries = read_raw(spark, lake, "deliveries", INPUTS["deliveries"].days(start, end))
     return publish_features(compute(deliveries, days), lake, TABLE, days, entity="delivery_id")
 
 

@@ -7,9 +7,13 @@ import os
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from spark_jobs.common import days_between, in_days, main, publish_features, read_raw, seconds_back_window, shift_day
+from spark_jobs.cli import main
+from spark_jobs.columns import seconds_back_window
+from spark_jobs.layout import SAME_AND_PREVIOUS_DAY, days_between
+from spark_jobs.tables import in_days, publish_features, read_raw
 
 TABLE = "features/traffic"
+INPUTS = {"traffic": SAME_AND_PREVIOUS_DAY}  # the raw sources read for day D, and their days
 
 
 def compute(traffic: DataFrame, days: list[str]) -> DataFrame:
@@ -39,7 +43,7 @@ def compute(traffic: DataFrame, days: list[str]) -> DataFrame:
 def run(spark: SparkSession, lake: str | os.PathLike, start: str, end: str) -> dict:
     """Compute and publish features/traffic for every day start..end in one Spark job."""
     days = days_between(start, end)
-    traffic = read_raw(spark, lake, "traffic", days_between(shift_day(start, -1), end))
+    traffic = read_raw(spark, lake, "traffic", INPUTS["traffic"].days(start, end))
     return publish_features(compute(traffic, days), lake, TABLE, days, entity="region")
 
 

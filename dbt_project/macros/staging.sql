@@ -73,7 +73,8 @@ select
     cast(longest_gap_min as double) as longest_gap_min,
     cast(active_hours_fraction as double) as active_hours_fraction
 from gps_days
-where cast(date as date) between date '{{ var("start_date") }}' - 1 and date '{{ var("end_date") }}' - 1
+where cast(date as date) between date '{{ var("start_date") }}' + ({{ var("gps_day_offset") }})
+    and date '{{ var("end_date") }}' + ({{ var("gps_day_offset") }})
 {% endmacro %}
 
 {% macro stg_route_features() %}

@@ -91,7 +91,7 @@ left join route as r
 -- the vehicle's previous day, never the delivery's own day (its pings are after dispatch)
 left join gps as g
     on g.vehicle_id = d.vehicle_id
-    and g.date = d.date - 1
+    and g.date = d.date + ({{ var("gps_day_offset") }})
 -- the observation of the departure hour; later hours are in the future at dispatch
 left join weather as w
     on w.region = d.region

@@ -18,9 +18,10 @@ from dagster_aws.s3 import S3Resource
 from dagster_dbt import DbtCliResource
 from dagster_pyspark import LazyPySparkResource
 
-from meridian_assets.defs.ml_table.project import meridian_dbt_project
+from meridian_assets.dbt_project import meridian_dbt_project
+from meridian_assets.lake import Lake
 
-from spark_jobs.common import SPARK_DEFAULTS
+from spark_jobs.session import SPARK_DEFAULTS
 
 DROP_PATTERNS = (".parquet", ".csv", ".csv.gz")
 SENTINEL = "_SUCCESS"
@@ -86,19 +87,16 @@ def _is_data_file(name: str) -> bool:
     return name.startswith("part-") and name.endswith(DROP_PATTERNS)
 
 
-class Lake(dg.ConfigurableResource):
-    """The feature lake: Parquet in Hive-style `date=` folders on a local filesystem."""
-
-    root: str
-
-    @property
-    def path(self) -> Path:
-        return Path(self.root).resolve()
-
-
 def _env(name: str, default: str | None) -> str | dg.EnvVar | None:
     """The variable when it is set (the UI then shows its name), else the embedded default."""
     return dg.EnvVar(name) if name in os.environ else default
+
+
+def git_remote() -> tuple[str, str] | None:
+    """MERIDIAN_GIT_URL (a repository's web address) and MERIDIAN_GIT_BRANCH (default main), if set:
+    code references in the UI then open the source there rather than on this machine."""
+    url = os.environ.get("MERIDIAN_GIT_URL")
+    return (url, os.environ.get("MERIDIAN_GIT_BRANCH", "main")) if url else None
 
 
 def spark_resource(master: str | dg.EnvVar | None) -> LazyPySparkResource:

@@ -14,7 +14,8 @@ import pytest
 import dagster as dg
 from meridian_assets.contracts import SOURCES
 from meridian_assets.defs.ingestion.assets import raw_assets
-from meridian_assets.defs.resources import Lake, LandingZone, S3Resource
+from meridian_assets.lake import Lake
+from meridian_assets.defs.resources import LandingZone, S3Resource
 from meridian_assets.synthetic import write_day
 
 DAY1, DAY2 = "2026-11-01", "2026-11-02"
@@ -65,7 +66,7 @@ def test_every_source_lands_in_contract_schema(landing, tmp_path):
         assert table.schema.remove_metadata() == contract.arrow_schema
         assert table.num_rows == len(drop_frame(landing, contract.name, DAY1).drop_duplicates())
         meta = result.asset_materializations_for_node(contract.asset_name)[0].metadata
-        assert meta["dagster/row_count"].value == table.num_rows
+        assert meta["dagster/partition_row_count"].value == table.num_rows
         assert meta["files"].value >= 1 and meta["bytes"].value > 0
     gps_meta = result.asset_materializations_for_node("raw_gps_telemetry")[0].metadata
     assert gps_meta["distinct_vehicles"].value == 6

@@ -15,7 +15,8 @@ import pytest
 
 import dagster as dg
 from meridian_assets.defs.ingestion.assets import raw_assets
-from meridian_assets.defs.resources import Lake, LandingZone, S3Resource
+from meridian_assets.lake import Lake
+from meridian_assets.defs.resources import LandingZone, S3Resource
 from meridian_assets.synthetic import write_day
 
 DAY = "2026-11-01"

@@ -11,8 +11,8 @@ import pytest
 import dagster as dg
 from meridian_assets.defs.ml_table.checks import _drift
 from meridian_assets.lake import write_partition
-from meridian_assets.quality import Partition
-from spark_jobs.common import days_between
+from meridian_assets.quality import Partition, category_psi, psi
+from spark_jobs.layout import days_between
 
 DAYS = days_between("2026-11-01", "2026-11-08")
 REGIONS = ["north", "south", "east", "west", "central"]
@@ -63,3 +63,21 @@ def test_a_real_shift_fails_with_error(tmp_path, rows, shift, feature):
     assert not outcome.passed
     assert outcome.severity == dg.AssetCheckSeverity.ERROR
     assert feature in outcome.description.split("above the ERROR limit:")[1]
+
+
+def test_psi_is_zero_for_one_distribution_and_grows_with_a_shift():
+    values = np.random.default_rng(1).gamma(2.0, 6.0, 5000)
+    same = psi(values, values)
+    assert same.psi == pytest.approx(0.0) and same.bins == 10
+    assert (same.current_rows, same.reference_rows) == (5000, 5000)
+    assert 0.05 < psi(values, values * 1.2).psi < 0.25 < psi(values, values * 1.5).psi
+    assert psi(values, np.array([np.nan])).psi == 0.0  # nothing to compare: no drift claimed
+
+
+def test_category_psi_sees_a_missing_category_and_noise_limits_shrink_with_size():
+    reference = pd.Series(["a", "b", "c", "d"] * 100)
+    assert category_psi(reference, reference).psi == pytest.approx(0.0)
+    missing = category_psi(reference, pd.Series(["a", "b", "c"] * 100))
+    assert missing.psi > 1.0 and missing.bins == 4
+    small, large = psi(np.arange(100.0), np.arange(100.0)), psi(np.arange(10_000.0), np.arange(10_000.0))
+    assert small.noise_limit(1e-4) > large.noise_limit(1e-4) * 50

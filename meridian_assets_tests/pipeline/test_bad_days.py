@@ -26,10 +26,11 @@ from meridian_assets import cli
 from meridian_assets.defs.ml import model as dtm
 from meridian_assets.defs.ml import store
 from meridian_assets.defs.ml.assets import candidate_version
-from meridian_assets.defs.resources import Lake, LandingZone, S3Resource, spark_resource
+from meridian_assets.lake import Lake
+from meridian_assets.defs.resources import LandingZone, S3Resource, spark_resource
 from meridian_assets.guard import FAILED, FORCE_TAG, PASSED, check_outcomes
 from meridian_assets.synthetic import write_day
-from spark_jobs.common import days_between
+from spark_jobs.layout import days_between
 
 GOOD = days_between("2026-11-01", "2026-11-08")
 BAD_DAY = "2026-11-09"
@@ -245,7 +246,7 @@ def test_feature_groups_materialized_for_every_good_day(history):
         assert set(GOOD) <= instance.get_materialized_partitions(key), group
         record = instance.fetch_materializations(key, limit=1).records[0]
         meta = record.asset_materialization.metadata
-        assert meta["dagster/row_count"].value > 0
+        assert meta["dagster/partition_row_count"].value > 0
         assert meta["distinct_entities"].value > 0
         assert meta["spark_seconds"].value > 0
         assert set(meta["null_fraction"].value) == {c.name for c in meta["dagster/column_schema"].schema.columns}
@@ -272,14 +273,19 @@ def test_a_worse_candidate_is_not_deployed(history):
     assert (lake / "models" / "deployed.json").read_bytes() == before
 
 
-def test_rollback_restores_the_previous_model(history, monkeypatch, capsys):
-    root, _ = history
+def test_rollback_is_a_dagster_run_the_ui_shows(history, monkeypatch, capsys):
+    root, instance = history
     lake = root / "lake"
     current = store.deployed(lake)
     monkeypatch.setenv("MERIDIAN_LAKE", str(lake))
+    monkeypatch.setenv("DAGSTER_HOME", str(root / "dagster_home"))
     assert cli.main(["rollback"]) == 0
     restored = store.deployed(lake)
     assert restored["version"] == current["previous_version"]
     assert restored["rolled_back_from"] == current["version"]
     assert store.load_model(lake, restored["version"]) is not None
     assert restored["version"] in capsys.readouterr().out
+    record = instance.fetch_materializations(dg.AssetKey("deployed_model"), limit=1).records[0]
+    assert record.asset_materialization.metadata["version"].value == restored["version"]
+    assert record.asset_materialization.metadata["rolled_back_from"].value == current["version"]
+    assert record.partition_key == store.load_info(lake, restored["version"])["holdout"]

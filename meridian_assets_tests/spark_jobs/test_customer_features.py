@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pyarrow.parquet as pq
 
-from meridian_assets_tests.spark_jobs.test_common import assert_range_equals_days, delivery, raw_frame, write_raw
+from meridian_assets_tests.spark_jobs.rows import assert_range_equals_days, delivery, raw_frame, write_raw
 from spark_jobs import customer_features
-from spark_jobs.common import partition_dir
+from spark_jobs.layout import partition_dir
 from spark_jobs.customer_features import compute
 
 D = "2024-02-01"

@@ -7,7 +7,7 @@ import math
 import pytest
 from pyspark.sql import functions as F
 
-from meridian_assets_tests.spark_jobs.test_common import assert_range_equals_days, raw_frame, ts, write_raw
+from meridian_assets_tests.spark_jobs.rows import assert_range_equals_days, raw_frame, ts, write_raw
 from spark_jobs import gps_features
 from spark_jobs.gps_features import compute, detect_stops, haversine_km, with_steps
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from meridian_assets_tests.spark_jobs.test_common import assert_range_equals_days, delivery, raw_frame, write_raw
+from meridian_assets_tests.spark_jobs.rows import assert_range_equals_days, delivery, raw_frame, write_raw
 from spark_jobs import route_features
 from spark_jobs.route_features import compute
 

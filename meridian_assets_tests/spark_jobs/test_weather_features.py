@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pyspark.sql import functions as F
 
-from meridian_assets_tests.spark_jobs.test_common import assert_range_equals_days, raw_frame, ts, write_raw
+from meridian_assets_tests.spark_jobs.rows import assert_range_equals_days, raw_frame, ts, write_raw
 from spark_jobs import weather_features
 from spark_jobs.weather_features import compute
 

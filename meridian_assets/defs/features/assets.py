@@ -7,17 +7,12 @@ from dagster_pyspark import LazyPySparkResource
 
 import dagster as dg
 from meridian_assets import lake as lake_tables
-from meridian_assets.contracts import FEATURES
-from meridian_assets.defs.resources import Lake
-from meridian_assets.partitions import (
-    daily_partitions,
-    day_and_previous_7_days,
-    previous_28_days,
-    previous_day,
-    same_and_previous_day,
-)
-from spark_jobs import customer_features, gps_features, route_features, traffic_features, weather_features
-from spark_jobs.common import days_between
+from meridian_assets.contracts import FEATURES, SOURCES
+from meridian_assets.lake import Lake
+from meridian_assets.partitions import daily_partitions, mapping
+from meridian_assets.code import source_version
+from spark_jobs import columns, customer_features, gps_features, route_features, tables, traffic_features, weather_features
+from spark_jobs.layout import days_between
 
 # A lost executor or a JVM that ran out of memory is worth one more try; a bug is not, but
 # cannot be told apart here, so the retries stay few and slow.
@@ -27,35 +22,39 @@ SPARK_RETRY = dg.RetryPolicy(max_retries=2, delay=15, backoff=dg.Backoff.EXPONEN
 @dataclass(frozen=True)
 class FeatureGroup:
     name: str
-    job: ModuleType
+    job: ModuleType  # its INPUTS say which raw sources it reads, over which days
     entity: str
-    upstream: tuple[tuple[str, dg.PartitionMapping | None], ...]
     description: str
+
+    @property
+    def deps(self) -> list[dg.AssetDep]:
+        """The raw assets the job reads, each through the window the job reads it with."""
+        return [dg.AssetDep(SOURCES[source].asset_name, partition_mapping=mapping(window))
+                for source, window in self.job.INPUTS.items()]
 
 
 GROUPS = (
     FeatureGroup(
-        "gps", gps_features, "vehicle_id", (("raw_gps_telemetry", None),),
+        "gps", gps_features, "vehicle_id",
         "Per vehicle and day: pings, speeds, moving and idle shares, stops of 3+ minutes, distance "
         "driven, longest gap, hours covered. Deliveries use the previous day's row.",
     ),
     FeatureGroup(
-        "route", route_features, "delivery_id", (("raw_deliveries", day_and_previous_7_days),),
+        "route", route_features, "delivery_id",
         "Per delivery of day D: distance, stop sequence, stops on the route, scheduled minutes, "
         "departure hour, weekday, and the route's mean delay over D-7..D-1.",
     ),
     FeatureGroup(
-        "weather", weather_features, "region", (("raw_weather", same_and_previous_day),),
+        "weather", weather_features, "region",
         "Per region and hour of day D: temperature, precipitation, wind, visibility, condition, and "
         "the precipitation of the 3 hours before (reaching into D-1).",
     ),
     FeatureGroup(
-        "traffic", traffic_features, "region", (("raw_traffic", same_and_previous_day),),
+        "traffic", traffic_features, "region",
         "Per region and hour of day D: congestion index and incidents, with the previous hour's.",
     ),
     FeatureGroup(
         "customer", customer_features, "customer_id",
-        (("raw_customers", previous_day), ("raw_deliveries", previous_28_days)),
         "Per customer as known before day D's dispatch: the D-1 snapshot (dock type, appointment, "
         "unload minutes) and the on-time rate over D-28..D-1.",
     ),
@@ -68,12 +67,13 @@ def build_feature_asset(group: FeatureGroup) -> dg.AssetsDefinition:
         description=group.description,
         group_name="features",
         partitions_def=daily_partitions,
-        deps=[dg.AssetDep(key, partition_mapping=mapping) for key, mapping in group.upstream],
+        deps=group.deps,
         backfill_policy=dg.BackfillPolicy.single_run(),
         retry_policy=SPARK_RETRY,
         pool="spark",
         kinds={"spark", "parquet"},
         owners=["team:data-platform"],
+        code_version=source_version(group.job, tables, columns),
         metadata={"dagster/column_schema": FEATURES[group.name].table_schema},
     )
     def feature_asset(context: dg.AssetExecutionContext, pyspark: LazyPySparkResource, lake: Lake):
@@ -83,13 +83,11 @@ def build_feature_asset(group: FeatureGroup) -> dg.AssetsDefinition:
         written = lake_tables.profile(lake.path, group.job.TABLE, days_between(window.start, window.end))
         return dg.MaterializeResult(
             metadata={
-                "dagster/row_count": written["rows"],
+                **lake_tables.written_metadata(lake.path, group.job.TABLE, stats["rows_per_day"]),
                 "dagster/column_schema": FEATURES[group.name].table_schema,
                 "distinct_entities": stats["distinct_entities"],
-                "rows_per_day": dg.MetadataValue.json(stats["rows_per_day"]),
                 "null_fraction": dg.MetadataValue.json({k: round(v, 4) for k, v in written["null_fraction"].items()}),
                 "spark_seconds": stats["spark_seconds"],
-                "path": dg.MetadataValue.path(str(lake.path / group.job.TABLE)),
             }
         )
 

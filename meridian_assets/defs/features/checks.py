@@ -4,22 +4,26 @@ import pandas as pd
 
 from meridian_assets import thresholds as t
 from meridian_assets.contracts import FEATURES, Contract
+from meridian_assets.defs.features.assets import GROUPS
 from meridian_assets.lake import RAW_TABLES
 from meridian_assets.quality import Outcome, Partition, Rule, build_checks, contract_rule
-from spark_jobs.common import partition_dir, shift_day
+from spark_jobs.layout import partition_dir, shift_day
 
-# How many rows a group must have: one per entity of its upstream raw partition.
+# How many rows a group must have: one per entity of one raw source's last day in its window
+# (for customers, the snapshot of the day before).
 UPSTREAM_ENTITIES = {
-    "gps": ("gps", 0, lambda f: f["vehicle_id"].nunique()),
-    "route": ("deliveries", 0, len),
-    "weather": ("weather", 0, len),
-    "traffic": ("traffic", 0, len),
-    "customer": ("customers", -1, len),  # the snapshot of the day before
+    "gps": ("gps", lambda f: f["vehicle_id"].nunique()),
+    "route": ("deliveries", len),
+    "weather": ("weather", len),
+    "traffic": ("traffic", len),
+    "customer": ("customers", len),
 }
+JOBS = {g.name: g.job for g in GROUPS}
 
 
 def _row_count_rule(group: str) -> Rule:
-    source, offset, count = UPSTREAM_ENTITIES[group]
+    source, count = UPSTREAM_ENTITIES[group]
+    offset = JOBS[group].INPUTS[source].end_offset
 
     def evaluate(p: Partition) -> Outcome:
         upstream = partition_dir(p.lake, RAW_TABLES[source], shift_day(p.day, offset))

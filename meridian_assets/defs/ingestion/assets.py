@@ -1,13 +1,18 @@
 """raw_* assets: one day's vendor drop, validated against the contract, in the lake."""
 
 
+import sys
+
 import pyarrow.compute as pc
 
 import dagster as dg
 from meridian_assets.contracts import SOURCES, Contract
+from meridian_assets.code import source_version
+from meridian_assets.defs.ingestion import drops
 from meridian_assets.defs.ingestion.drops import DropError, combine, read_file
-from meridian_assets.defs.resources import LandingZone, Lake
-from meridian_assets.lake import RAW_TABLES, write_partition
+from meridian_assets.defs.resources import LandingZone
+from meridian_assets.lake import Lake
+from meridian_assets.lake import RAW_TABLES, written_metadata, write_partition
 from meridian_assets.partitions import daily_partitions
 
 # Vendor APIs and object stores fail transiently (the 2 AM timeout): retry those, with
@@ -46,16 +51,12 @@ def ingest_day(contract: Contract, day: str, landing: LandingZone, lake: Lake) -
     return measures
 
 
-def _metadata(days: dict[str, dict]) -> dict:
+def _metadata(table: str, lake: Lake, days: dict[str, dict]) -> dict:
+    written = written_metadata(lake.path, table, {d: m["rows"] for d, m in days.items()})
     if len(days) == 1:
         (m,) = days.values()
-        meta = {k: v for k, v in m.items() if k != "rows"}
-        meta["path"] = dg.MetadataValue.path(m["path"])
-        return {"dagster/row_count": m["rows"], **meta}
-    return {
-        "dagster/row_count": sum(m["rows"] for m in days.values()),
-        "days": dg.MetadataValue.json({d: {"rows": m["rows"], "files": m["files"]} for d, m in days.items()}),
-    }
+        return {**written, **{k: v for k, v in m.items() if k not in ("rows", "path")}}
+    return {**written, "files": dg.MetadataValue.json({d: m["files"] for d, m in days.items()})}
 
 
 def build_raw_asset(contract: Contract) -> dg.AssetsDefinition:
@@ -70,6 +71,7 @@ def build_raw_asset(contract: Contract) -> dg.AssetsDefinition:
         kinds={"python", "parquet"},
         owners=["team:data-platform"],
         tags={"source": contract.name},
+        code_version=source_version(sys.modules[__name__], drops),
         metadata={"dagster/column_schema": contract.table_schema},
     )
     def raw_asset(context: dg.AssetExecutionContext, landing: LandingZone, lake: Lake) -> dg.MaterializeResult:
@@ -84,7 +86,7 @@ def build_raw_asset(contract: Contract) -> dg.AssetsDefinition:
                     allow_retries=False,
                 ) from exc
             context.log.info(f"{contract.asset_name} {day}: {measured[day]['rows']} rows")
-        return dg.MaterializeResult(metadata=_metadata(measured))
+        return dg.MaterializeResult(metadata=_metadata(RAW_TABLES[contract.name], lake, measured))
 
     return raw_asset
 

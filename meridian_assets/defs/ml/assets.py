@@ -1,23 +1,26 @@
 """The delivery-time model, its evaluation gate, and the deployment the gate guards."""
 
+import sys
+
 import pandas as pd
 
 import dagster as dg
 from meridian_assets import thresholds
+from meridian_assets.code import source_version
 from meridian_assets.defs.ml import model as dtm
 from meridian_assets.defs.ml import store
-from meridian_assets.defs.resources import Lake
+from meridian_assets.lake import Lake
 from meridian_assets.guard import require_upstream_checks
 from meridian_assets.partitions import daily_partitions, training_window_and_holdout
-from spark_jobs.common import days_between, existing_partitions, shift_day
+from spark_jobs.layout import TRAINING_WINDOW_AND_HOLDOUT, existing_partitions
 
 ML_TABLE = "ml_feature_table"
 GATE = "evaluation_gate"
 
 
-def read_ml_days(lake: Lake, first: str, last: str) -> pd.DataFrame:
-    """The ml_feature_table partitions that exist in first..last (early days have fewer)."""
-    folders = existing_partitions(lake.path, ML_TABLE, days_between(first, last))
+def read_ml_days(lake: Lake, day: str) -> pd.DataFrame:
+    """The ml_feature_table partitions of D's training window and holdout that exist (early days have fewer)."""
+    folders = existing_partitions(lake.path, ML_TABLE, TRAINING_WINDOW_AND_HOLDOUT.days(day, day))
     frames = [pd.read_parquet(f).assign(date=f.name.removeprefix("date=")) for f in folders]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["date"])
 
@@ -36,68 +39,58 @@ def _importance_table(importance: pd.Series) -> str:
     deps=[dg.AssetDep(ML_TABLE, partition_mapping=training_window_and_holdout)],
     kinds={"scikitlearn", "python"},
     owners=["team:ml"],
+    code_version=source_version(dtm, sys.modules[__name__]),
     output_required=False,
 )
 def delivery_time_model(context: dg.AssetExecutionContext, lake: Lake):
     day = context.partition_key
-    window = days_between(shift_day(day, -28), shift_day(day, -1))
-    history = read_ml_days(lake, window[0], day)
+    *window, _ = TRAINING_WINDOW_AND_HOLDOUT.days(day, day)  # the training days, then D
+    history = read_ml_days(lake, day)
     # History starts at the first day the lake has; a day missing after it is left out, with why.
     first = min(history["date"], default=day)
     guard = require_upstream_checks(context, history=[d for d in window if d >= first])
-    usable = history[~history["date"].isin(list(guard["left_out"]))]
-    train_rows = dtm.labelled(usable[usable["date"] < day])
-    holdout = dtm.labelled(usable[usable["date"] == day])
-    train_days = sorted(train_rows["date"].unique())
-    if len(train_days) < thresholds.MIN_TRAINING_DAYS or len(train_rows) < thresholds.MIN_TRAINING_ROWS \
-            or holdout.empty:
+    train_rows, holdout = dtm.split(history, day, guard["left_out"])
+    if not dtm.enough_to_train(train_rows, holdout):
         context.log.warning(
-            f"Not training for {day}: {len(train_days)} usable labelled history days and {len(train_rows)} rows "
-            f"(need {thresholds.MIN_TRAINING_DAYS} days and {thresholds.MIN_TRAINING_ROWS} rows), "
-            f"{len(holdout)} holdout rows; left out: {guard['left_out'] or 'none'}."
+            f"Not training for {day}: {train_rows['date'].nunique()} usable labelled history days and "
+            f"{len(train_rows)} rows (need {thresholds.MIN_TRAINING_DAYS} days and {thresholds.MIN_TRAINING_ROWS} "
+            f"rows), {len(holdout)} holdout rows; left out: {guard['left_out'] or 'none'}."
         )
         return
 
-    candidate = dtm.train(train_rows)
-    predicted = dtm.predict(candidate, holdout)
-    metrics = dtm.errors(predicted, holdout[dtm.LABEL])
-    baseline = dtm.errors(holdout[dtm.BASELINE], holdout[dtm.LABEL])
     current = store.deployed(lake.path)
-    deployed_mae = (
-        dtm.errors(dtm.predict(store.load_model(lake.path, current["version"]), holdout), holdout[dtm.LABEL])["mae"]
-        if current else None
+    candidate = dtm.evaluate_candidate(
+        train_rows, holdout, store.load_model(lake.path, current["version"]) if current else None
     )
+    train_days = sorted(train_rows["date"].unique())
     version = f"{day}-{context.run.run_id[:8]}"
     info = {
         "trained_on": {"first": train_days[0], "last": train_days[-1], "days": train_days},
         "left_out": guard["left_out"],
         "holdout": day,
         "features": dtm.FEATURES,
-        "metrics": {"mae": metrics["mae"], "mape": metrics["mape"], "baseline_mae": baseline["mae"],
-                    "baseline_mape": baseline["mape"], "deployed_mae_on_holdout": deployed_mae},
+        "metrics": candidate.metrics,
         "training_rows": len(train_rows),
         "holdout_rows": len(holdout),
     }
-    path = store.save_version(lake.path, version, candidate, info)
-
+    path = store.save_version(lake.path, version, candidate.model, info)
+    metrics = candidate.metrics
     yield dg.MaterializeResult(
         metadata={
             "forced_past_checks": guard["forced_past_checks"],
             "left_out_days": dg.MetadataValue.json(guard["left_out"]),
             "version": version,
             "path": dg.MetadataValue.path(str(path)),
-            "mae": metrics["mae"],
-            "mape": metrics["mape"],
-            "baseline_mae": baseline["mae"],
-            "baseline_mape": baseline["mape"],
-            "improvement_vs_baseline": 1 - metrics["mae"] / baseline["mae"],
+            **{k: v for k, v in metrics.items() if k != "deployed_mae_on_holdout"},
+            "improvement_vs_baseline": 1 - metrics["mae"] / metrics["baseline_mae"],
             "deployed_version": current["version"] if current else "none",
-            "deployed_mae_on_holdout": deployed_mae if deployed_mae is not None else float("nan"),
+            "deployed_mae_on_holdout": metrics["deployed_mae_on_holdout"] or float("nan"),
             "training_rows": len(train_rows),
             "holdout_rows": len(holdout),
             "trained_on": f"{train_days[0]}..{train_days[-1]} ({len(train_days)} days)",
-            "feature_importance": dg.MetadataValue.md(_importance_table(dtm.importances(candidate, holdout))),
-            "evaluation": dg.MetadataValue.md(dtm.png_markdown(dtm.evaluation_png(holdout, predicted), "evaluation")),
+            "feature_importance": dg.MetadataValue.md(_importance_table(dtm.importances(candidate.model, holdout))),
+            "evaluation": dg.MetadataValue.md(
+                dtm.png_markdown(dtm.evaluation_png(holdout, candidate.predicted), "evaluation")),
         }
     )
 
@@ -112,6 +105,10 @@ def candidate_version(instance: dg.DagsterInstance, day: str) -> str:
     return records[0].asset_materialization.metadata["version"].value
 
 
+class Deployment(dg.Config):
+    rollback: bool = False  # point deployed.json back at the model deployed before the current one
+
+
 @dg.asset(
     description="The model in production: {lake}/models/deployed.json points at the promoted "
     "version, with its trained-on range, metrics and the versions before it for rollback. "
@@ -121,17 +118,27 @@ def candidate_version(instance: dg.DagsterInstance, day: str) -> str:
     deps=["delivery_time_model"],
     kinds={"python", "json"},
     owners=["team:ml"],
+    code_version=source_version(store, sys.modules[__name__]),
 )
-def deployed_model(context: dg.AssetExecutionContext, lake: Lake) -> dg.MaterializeResult:
-    guard = require_upstream_checks(context)
-    version = candidate_version(context.instance, context.partition_key)
-    pointer = store.promote(lake.path, version)
-    context.log.info(f"Deployed {version} (previous: {pointer['previous_version']})")
+def deployed_model(context: dg.AssetExecutionContext, config: Deployment, lake: Lake) -> dg.MaterializeResult:
+    if config.rollback:
+        # A person's decision, recorded by this run; the model restored passed the guard when first deployed.
+        guard = {"forced_past_checks": 0}
+        restored = store.rollback_target(lake.path)
+        if store.load_info(lake.path, restored)["holdout"] != context.partition_key:
+            raise dg.Failure(f"roll back in the partition of the model restored, {restored}", allow_retries=False)
+        pointer = store.rollback(lake.path)
+        context.log.info(f"Rolled back to {pointer['version']} (from {pointer['rolled_back_from']})")
+    else:
+        guard = require_upstream_checks(context)
+        pointer = store.promote(lake.path, candidate_version(context.instance, context.partition_key))
+        context.log.info(f"Deployed {pointer['version']} (previous: {pointer['previous_version']})")
     return dg.MaterializeResult(
         metadata={
             "forced_past_checks": guard["forced_past_checks"],
-            "version": version,
+            "version": pointer["version"],
             "previous_version": pointer["previous_version"] or "none",
+            "rolled_back_from": pointer.get("rolled_back_from") or "none",
             "trained_on": f"{pointer['trained_on']['first']}..{pointer['trained_on']['last']}",
             "left_out_days": dg.MetadataValue.json(pointer["left_out"]),
             "mae": pointer["metrics"]["mae"],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -12,6 +13,8 @@ from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.inspection import permutation_importance
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OrdinalEncoder
+
+from meridian_assets import thresholds
 
 LABEL = "delivery_minutes"
 BASELINE = "scheduled_minutes"
@@ -49,8 +52,9 @@ def train(frame: pd.DataFrame, seed: int = 0) -> Pipeline:
         remainder="passthrough", verbose_feature_names_out=False,
     )
     regressor = HistGradientBoostingRegressor(
-        loss="absolute_error", max_iter=300, learning_rate=0.08, max_leaf_nodes=31,
-        categorical_features=list(range(len(CATEGORICAL))), random_state=seed,
+        loss="absolute_error", max_iter=thresholds.MODEL_MAX_ITER, learning_rate=thresholds.MODEL_LEARNING_RATE,
+        max_leaf_nodes=thresholds.MODEL_MAX_LEAF_NODES, categorical_features=list(range(len(CATEGORICAL))),
+        random_state=seed,
     )
     model = Pipeline([("encode", encoder), ("regress", regressor)])
     model.fit(_inputs(frame), frame[LABEL].astype("float64"))
@@ -59,6 +63,37 @@ def train(frame: pd.DataFrame, seed: int = 0) -> Pipeline:
 
 def predict(model: Pipeline, frame: pd.DataFrame) -> np.ndarray:
     return model.predict(_inputs(frame))
+
+
+def split(history: pd.DataFrame, day: str, left_out=()) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Labelled rows to train on (before `day`, without the days left out) and `day`'s holdout."""
+    usable = history[~history["date"].isin(list(left_out))]
+    return labelled(usable[usable["date"] < day]), labelled(usable[usable["date"] == day])
+
+
+def enough_to_train(train_rows: pd.DataFrame, holdout: pd.DataFrame) -> bool:
+    return (train_rows["date"].nunique() >= thresholds.MIN_TRAINING_DAYS
+            and len(train_rows) >= thresholds.MIN_TRAINING_ROWS and not holdout.empty)
+
+
+@dataclass
+class Candidate:
+    model: Pipeline
+    predicted: np.ndarray  # on the holdout
+    metrics: dict  # candidate, dispatcher and deployed model on the same holdout
+
+
+def evaluate_candidate(train_rows: pd.DataFrame, holdout: pd.DataFrame, deployed: Pipeline | None = None) -> Candidate:
+    """Train a candidate and measure it on the holdout against the dispatcher and the deployed model."""
+    model = train(train_rows)
+    predicted = predict(model, holdout)
+    candidate, baseline = errors(predicted, holdout[LABEL]), errors(holdout[BASELINE], holdout[LABEL])
+    deployed_mae = errors(predict(deployed, holdout), holdout[LABEL])["mae"] if deployed is not None else None
+    return Candidate(model, predicted, {
+        "mae": candidate["mae"], "mape": candidate["mape"],
+        "baseline_mae": baseline["mae"], "baseline_mape": baseline["mape"],
+        "deployed_mae_on_holdout": deployed_mae,
+    })
 
 
 def errors(predicted, actual) -> dict[str, float]:

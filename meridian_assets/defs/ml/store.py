@@ -77,10 +77,15 @@ def promote(lake: Path, version: str) -> dict:
     return _point_at(lake, version, history)
 
 
-def rollback(lake: Path) -> dict:
-    """Restore the previously deployed version; older versions stay available further back."""
+def rollback_target(lake: Path) -> str:
+    """The version a rollback restores: the one deployed before the current one."""
     current = deployed(lake)
     if not current or not current.get("history"):
         raise RuntimeError(f"nothing to roll back to in {models_dir(lake) / DEPLOYED}")
-    previous, *older = current["history"]
-    return _point_at(lake, previous, older, rolled_back_from=current["version"])
+    return current["history"][0]
+
+
+def rollback(lake: Path) -> dict:
+    """Restore the previously deployed version; older versions stay available further back."""
+    previous, current = rollback_target(lake), deployed(lake)
+    return _point_at(lake, previous, current["history"][1:], rolled_back_from=current["version"])

@@ -10,16 +10,19 @@ import pyarrow.parquet as pq
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
-from meridian_assets.defs.ml_table.project import meridian_dbt_project
-from meridian_assets.defs.resources import Lake
-from meridian_assets.lake import write_partition
-from meridian_assets.partitions import daily_partitions, previous_day
-from spark_jobs.common import days_between
+from meridian_assets.dbt_project import meridian_dbt_project
+from meridian_assets.lake import Lake
+from meridian_assets.lake import write_partition, written_metadata
+from meridian_assets.partitions import daily_partitions, mapping
+from spark_jobs.layout import PREVIOUS_DAY, days_between
 
 ML_TABLE = "ml_feature_table"
+LAKE_TABLE_NAME = f"lake.{ML_TABLE}"  # {lake}/ml_feature_table/date=D/, what every reader opens
 
-# A delivery sees its vehicle's GPS behaviour of the day before, never of its own day.
-UPSTREAM_MAPPINGS = {dg.AssetKey("gps_features"): previous_day}
+# A delivery sees its vehicle's GPS behaviour of the day before, never of its own day; the
+# dbt build reads and joins that day through the same window (`dbt_vars`).
+GPS_WINDOW = PREVIOUS_DAY
+UPSTREAM_MAPPINGS = {dg.AssetKey("gps_features"): mapping(GPS_WINDOW)}
 
 
 class MeridianDbtTranslator(DagsterDbtTranslator):
@@ -36,7 +39,7 @@ class MeridianDbtTranslator(DagsterDbtTranslator):
                 dg.AssetDep(dep.asset_key, partition_mapping=UPSTREAM_MAPPINGS.get(dep.asset_key))
                 for dep in spec.deps
             ],
-        ).merge_attributes(kinds={"duckdb"})
+        ).merge_attributes(kinds={"duckdb"}, metadata={"dagster/table_name": LAKE_TABLE_NAME})
 
     def get_asset_check_spec(self, asset_spec, manifest, unique_id, project) -> dg.AssetCheckSpec | None:
         spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
@@ -62,9 +65,10 @@ def describe_dbt_test(node: Mapping[str, Any]) -> str:
     }.get(meta.get("name"), f"dbt test {node.get('name')}.")
 
 
-def dbt_vars(start: str, end: str, lake: Path, output: Path) -> dict[str, str]:
+def dbt_vars(start: str, end: str, lake: Path, output: Path) -> dict[str, str | int]:
     """The partition window and locations as dbt vars: one build covers the whole range."""
-    return {"start_date": start, "end_date": end, "lake": str(lake), "output": str(output)}
+    return {"start_date": start, "end_date": end, "lake": str(lake), "output": str(output),
+            "gps_day_offset": GPS_WINDOW.end_offset}
 
 
 def publish_days(output: Path, lake: Path, days: list[str]) -> dict[str, int]:
@@ -90,7 +94,7 @@ def publish_days(output: Path, lake: Path, days: list[str]) -> dict[str, int]:
 )
 def ml_table_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, lake: Lake):
     start, end = context.partition_key_range.start, context.partition_key_range.end
-    output = lake.path / ML_TABLE / ".dbt-output" / f"{context.run_id}.parquet"
+    output = lake.path / ML_TABLE / ".dbt-output" / f"{context.run.run_id}.parquet"
     output.parent.mkdir(parents=True, exist_ok=True)
     args = ["build", "--vars", json.dumps(dbt_vars(start, end, lake.path, output))]
     try:
@@ -100,9 +104,9 @@ def ml_table_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, 
                 rows = publish_days(output, lake.path, days_between(start, end))
                 event = event.with_metadata({
                     **event.metadata,
-                    "dagster/row_count": sum(rows.values()),
-                    "rows_per_day": dg.MetadataValue.json(rows),
-                    "path": dg.MetadataValue.path(str(lake.path / ML_TABLE)),
+                    **written_metadata(lake.path, ML_TABLE, rows),
+                    # The lake table, not dbt's relation in DuckDB's throwaway in-memory database.
+                    "dagster/table_name": LAKE_TABLE_NAME,
                 })
             yield event
     finally:

@@ -6,7 +6,7 @@ import dagster as dg
 from meridian_assets import thresholds as t
 from meridian_assets.lake import RAW_TABLES
 from meridian_assets.quality import Outcome, Partition, Rule, build_checks, category_psi, psi
-from spark_jobs.common import partition_dir
+from spark_jobs.layout import partition_dir
 
 SAME_DAY_FEATURES = [
     "planned_distance_km", "stop_sequence", "route_stops", "departure_hour", "weekday", "temp_c", "precip_mm",

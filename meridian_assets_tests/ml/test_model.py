@@ -1,0 +1,50 @@
+"""The model's pure functions on hand-made ml_feature_table rows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from meridian_assets.defs.ml import model as dtm
+
+
+def ml_rows(day: str, rows: int, seed: int) -> pd.DataFrame:
+    """Deliveries whose real duration grows with distance and unload time, which the dispatcher ignores."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({c: rng.uniform(0, 1, rows) for c in dtm.NUMERIC})
+    frame["planned_distance_km"] = rng.gamma(2.0, 6.0, rows)
+    frame["avg_unload_min"] = rng.choice([9.0, 16.0, 28.0], rows)
+    frame["scheduled_minutes"] = frame["planned_distance_km"] / 35 * 60 + 20
+    frame[dtm.LABEL] = frame["planned_distance_km"] / 30 * 60 + frame["avg_unload_min"] + rng.normal(0, 2, rows)
+    for column in dtm.CATEGORICAL:
+        frame[column] = rng.choice(["a", "b"], rows)
+    frame["status"] = np.where(np.arange(rows) % 10 == 0, "cancelled", "delivered")
+    frame.loc[frame["status"] == "cancelled", dtm.LABEL] = np.nan
+    return frame.assign(date=day)
+
+
+HISTORY = pd.concat([ml_rows(f"2026-11-0{d}", 150, d) for d in range(1, 6)], ignore_index=True)
+
+
+def test_split_trains_before_the_day_without_left_out_days_and_holds_out_the_day():
+    train_rows, holdout = dtm.split(HISTORY, "2026-11-05", left_out={"2026-11-02": ["a check failed"]})
+    assert sorted(train_rows["date"].unique()) == ["2026-11-01", "2026-11-03", "2026-11-04"]
+    assert set(holdout["date"]) == {"2026-11-05"}
+    assert train_rows["status"].eq("delivered").all() and train_rows[dtm.LABEL].notna().all()
+    assert len(holdout) == 135  # 150 rows, every tenth cancelled
+    assert dtm.enough_to_train(train_rows, holdout)
+    assert not dtm.enough_to_train(train_rows[train_rows["date"] != "2026-11-04"], holdout)  # two days only
+
+
+def test_a_candidate_is_measured_against_the_dispatcher_and_the_deployed_model():
+    train_rows, holdout = dtm.split(HISTORY, "2026-11-05")
+    deployed = dtm.train(train_rows.head(60))
+    candidate = dtm.evaluate_candidate(train_rows, holdout, deployed)
+    metrics = candidate.metrics
+    assert metrics["mae"] < 0.5 * metrics["baseline_mae"]  # it learns what the dispatcher ignores
+    assert metrics["baseline_mae"] == pytest.approx(np.mean(np.abs(holdout["scheduled_minutes"] - holdout[dtm.LABEL])))
+    assert metrics["deployed_mae_on_holdout"] == pytest.approx(
+        dtm.errors(dtm.predict(deployed, holdout), holdout[dtm.LABEL])["mae"])
+    assert metrics["mae"] == pytest.approx(dtm.errors(candidate.predicted, holdout[dtm.LABEL])["mae"])
+    assert dtm.evaluate_candidate(train_rows, holdout).metrics["deployed_mae_on_holdout"] is None
