@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pyarrow as pa
@@ -12,6 +15,7 @@ import dagster as dg
 
 from spark_jobs.layout import partition_dir
 from spark_jobs.swap import publish_partition, staging_dir
+
 
 class Lake(dg.ConfigurableResource):
     """The feature lake: Parquet in Hive-style `date=` folders on a local filesystem."""
@@ -26,14 +30,35 @@ class Lake(dg.ConfigurableResource):
 RAW_TABLES = {s: f"raw/{s}" for s in ("gps", "deliveries", "weather", "traffic", "customers")}
 
 
-def write_partition(lake: str | os.PathLike, table: str, day: str, data: pa.Table) -> Path:
-    """Write one day's data and swap it in atomically: a re-run replaces, never appends."""
+@contextmanager
+def staged_partition(lake: str | os.PathLike, table: str, day: str) -> Iterator[Path]:
+    """A hidden folder to write one day into; when the block ends without error it replaces the
+    partition in one rename (a re-run replaces, never appends), otherwise it is removed."""
     staged = staging_dir(lake, table)
     staged.mkdir()
-    pq.write_table(data, staged / "part-00000.parquet", coerce_timestamps="us")
-    target = partition_dir(lake, table, day)
-    publish_partition(staged, target)
-    return target
+    try:
+        yield staged
+        publish_partition(staged, partition_dir(lake, table, day))
+    finally:
+        shutil.rmtree(staged, ignore_errors=True)  # after a swap it holds the previous partition
+
+
+@contextmanager
+def scratch_dir(lake: str | os.PathLike, table: str) -> Iterator[Path]:
+    """A hidden working folder beside the table (same filesystem, skipped by readers), removed after."""
+    scratch = staging_dir(lake, table)
+    scratch.mkdir()
+    try:
+        yield scratch
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def write_partition(lake: str | os.PathLike, table: str, day: str, data: pa.Table) -> Path:
+    """Write one day's data and swap it in atomically."""
+    with staged_partition(lake, table, day) as staged:
+        pq.write_table(data, staged / "part-00000.parquet", coerce_timestamps="us")
+    return partition_dir(lake, table, day)
 
 
 def written_metadata(lake: str | os.PathLike, table: str, rows_per_day: dict[str, int]) -> dict:

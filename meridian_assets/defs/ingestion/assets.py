@@ -3,16 +3,15 @@
 
 import sys
 
-import pyarrow.compute as pc
 
 import dagster as dg
 from meridian_assets.contracts import SOURCES, Contract
 from meridian_assets.code import source_version
 from meridian_assets.defs.ingestion import drops
-from meridian_assets.defs.ingestion.drops import DropError, combine, read_file
+from meridian_assets.defs.ingestion.drops import DropError, read_file, write_deduplicated
 from meridian_assets.defs.resources import LandingZone
 from meridian_assets.lake import Lake
-from meridian_assets.lake import RAW_TABLES, written_metadata, write_partition
+from meridian_assets.lake import RAW_TABLES, scratch_dir, staged_partition, written_metadata
 from meridian_assets.partitions import daily_partitions
 
 # Vendor APIs and object stores fail transiently (the 2 AM timeout): retry those, with
@@ -31,24 +30,11 @@ def ingest_day(contract: Contract, day: str, landing: LandingZone, lake: Lake) -
             drop.location, None,
             "incomplete drop: no _SUCCESS sentinel (files may still be arriving)",
         )
-    table = combine(
-        (read_file(f.name, landing.read_bytes(f), contract) for f in drop.files),
-        contract, drop.location,
-    )
-    target = write_partition(lake.path, RAW_TABLES[contract.name], day, table)
-    measures = {
-        "rows": table.num_rows,
-        "files": len(drop.files),
-        "bytes": sum(f.size for f in drop.files),
-        "path": str(target),
-    }
-    if contract.time_column:
-        bounds = pc.min_max(table.column(contract.time_column))
-        measures["min_time"] = bounds["min"].as_py().isoformat()
-        measures["max_time"] = bounds["max"].as_py().isoformat()
-    if contract.name == "gps":
-        measures["distinct_vehicles"] = pc.count_distinct(table.column("vehicle_id")).as_py()
-    return measures
+    table = RAW_TABLES[contract.name]
+    parts = (read_file(f.name, landing.read_bytes(f), contract) for f in drop.files)  # one at a time
+    with staged_partition(lake.path, table, day) as staged, scratch_dir(lake.path, table) as scratch:
+        measures = write_deduplicated(parts, contract, drop.location, scratch, staged / "part-00000.parquet")
+    return {**measures, "files": len(drop.files), "bytes": sum(f.size for f in drop.files)}
 
 
 def _metadata(table: str, lake: Lake, days: dict[str, dict]) -> dict:
