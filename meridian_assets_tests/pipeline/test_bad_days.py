@@ -75,6 +75,7 @@ def good_history(tmp_path_factory, spark):
         result = run(root, instance, day=day)
         # A day may stop only at the gate (a candidate no better than the deployed model).
         assert result.success or gate_outcome(instance, day) == FAILED, (day, step_failures(result))
+    assert store.deployed(root / "lake"), "eight good days from nothing end with a deployed model"
     instance.dispose()
     return root
 

@@ -1,0 +1,91 @@
+"""Raw GPS ingestion of one large day: the streamed ingestion against a whole-day pandas reference.
+
+    python benchmarks/ingestion_memory.py [--vehicles 10000] [--repeats 2]
+
+The synthetic vendor writes one day (a ping a minute over a 15 h shift, part files of 2,000
+vehicles). Each measured run is a fresh process started by a wrapper of its own, so the wrapper's
+`ru_maxrss` of children is that run's peak RSS (DuckDB runs inside it; there are no
+grandchildren): the whole process tree's cost. "streamed" is the asset's
+own `ingest_day`; "whole-day pandas" is how ingestion worked before issue 15: every part
+conformed, concatenated into one pandas frame, `drop_duplicates()`, written. The two alternate
+(A B A B) and must land the same number of rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DAY = "2026-03-02"
+
+CHILD = r'''
+import json, sys, time
+from pathlib import Path
+import pandas as pd, pyarrow as pa, pyarrow.parquet as pq
+from meridian_assets.contracts import SOURCES
+from meridian_assets.defs.ingestion.assets import ingest_day
+from meridian_assets.defs.ingestion.drops import read_file
+from meridian_assets.defs.resources import LandingZone, S3Resource
+from meridian_assets.lake import Lake, write_partition
+mode, landing, lake, day = sys.argv[1:]
+contract = SOURCES["gps"]
+started = time.perf_counter()
+if mode == "streamed":
+    rows = ingest_day(contract, day, LandingZone(uri=landing, s3=S3Resource()), Lake(root=lake))["rows"]
+else:
+    parts = [read_file(p.name, p.read_bytes(), contract) for p in sorted((Path(landing) / "gps" / day).glob("part-*"))]
+    frame = pa.concat_tables(parts).to_pandas().drop_duplicates(ignore_index=True)
+    rows = len(frame)
+    write_partition(lake, "raw/gps", day, pa.Table.from_pandas(frame, schema=contract.arrow_schema, preserve_index=False))
+print(json.dumps({"rows": rows, "seconds": time.perf_counter() - started}))
+'''
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--vehicles", type=int, default=10_000)
+    parser.add_argument("--repeats", type=int, default=2)
+    args = parser.parse_args()
+    sys.path.insert(0, str(ROOT))
+    from meridian_assets.synthetic import write_day
+
+    results: dict[str, list[dict]] = {"whole-day pandas": [], "streamed": []}
+    with tempfile.TemporaryDirectory() as scratch:
+        landing = Path(scratch) / "landing"
+        write_day(landing, DAY, vehicles=args.vehicles, seed=5, progress=False)
+        size = sum(p.stat().st_size for p in (landing / "gps" / DAY).glob("part-*"))
+        for _ in range(args.repeats):
+            for mode in results:
+                results[mode].append(run_isolated(mode, landing, Path(scratch) / "lake"))
+    rows = {r["rows"] for runs in results.values() for r in runs}
+    assert len(rows) == 1, f"the two ways landed different row counts: {rows}"
+    print(f"machine: {platform.node()} {platform.machine()}, Python {platform.python_version()}, {date.today()}")
+    print(f"data: {args.vehicles:,} vehicles, {rows.pop():,} pings after deduplication, {size / 1e6:.0f} MB of Parquet")
+    print("| ingestion | wall s (median) | peak RSS MiB (max) |\n|---|---|---|")
+    for mode, runs in results.items():
+        print(f"| {mode} | {statistics.median(r['seconds'] for r in runs):.1f} | {max(r['peak_mib'] for r in runs):,.0f} |")
+
+
+def run_isolated(mode: str, landing: Path, lake: Path) -> dict:
+    """One run in a wrapper process of its own, whose only child is the measured one."""
+    wrapper = (
+        "import json, resource, subprocess, sys\n"
+        "out = subprocess.run(sys.argv[1:], check=True, capture_output=True, text=True).stdout\n"
+        "print(json.dumps({**json.loads(out.strip().splitlines()[-1]),\n"
+        "                  'peak_mib': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", wrapper, sys.executable, "-c", CHILD, mode, str(landing), str(lake), DAY],
+                         check=True, capture_output=True, text=True, cwd=ROOT).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+if __name__ == "__main__":
+    main()
