@@ -51,9 +51,10 @@ run: install $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml
 dev: install $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml
 	$(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
+# pytest parses the dbt project once (conftest.py); dg check defs then loads the location with it.
 test: install $(DAGSTER_HOME)/dagster.yaml
-	$(VENV)/bin/dg check defs
 	$(PY) -m pytest -q meridian_assets_tests
+	$(VENV)/bin/dg check defs
 
 # The feature benchmark (docs/BENCHMARKS.md): 1,000, 10,000 and 40,000 vehicles, ~5-6 min; raw GPS
 # ingestion of a 40,000-vehicle day, streamed against a whole-day pandas reference (docs/BENCHMARKS.md);
