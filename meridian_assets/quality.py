@@ -45,6 +45,10 @@ class Partition:
         """No partition of `table` (default: this one's) before this day: the platform's first."""
         return not has_partition_before(self.lake, table or self.table, self.day)
 
+    def no_history_yet(self, threshold) -> "Outcome":
+        """The pass of a history rule on the first day: nothing earlier can be missing."""
+        return Outcome(True, "no history yet", threshold, f"{self.day} is the first day of {self.table}")
+
 
 @dataclass
 class Outcome:

@@ -43,7 +43,7 @@ def _null_fraction_rule(contract: Contract) -> Rule:
 
     def evaluate(p: Partition) -> Outcome:
         if p.starts_history():
-            return Outcome(True, "no history yet", t.HISTORY_NULL_RATE_MAX, f"{p.day} is the first day of {p.table}")
+            return p.no_history_yet(t.HISTORY_NULL_RATE_MAX)
         fractions = p.frame[nullable].isna().mean() if len(p.frame) else pd.Series(1.0, index=nullable)
         worst = fractions.idxmax()
         return Outcome(bool((fractions <= t.HISTORY_NULL_RATE_MAX).all()), round(float(fractions.max()), 4),

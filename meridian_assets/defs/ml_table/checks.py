@@ -34,7 +34,7 @@ def _null_rule(name: str, columns: list[str], limit: float, blocking: bool, why:
 
     def evaluate(p: Partition) -> Outcome:
         if not blocking and p.starts_history():
-            return Outcome(True, "no history yet", limit, f"{p.day} is the first day of {p.table}")
+            return p.no_history_yet(limit)
         rates = p.frame[columns].isna().mean()
         worst = rates.idxmax()
         return Outcome(bool((rates <= limit).all()), round(float(rates.max()), 4), limit,
