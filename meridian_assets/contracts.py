@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import dagster as dg
 import pandera.pandas as pa
 import pyarrow as pyarrow
+import pyarrow.types as pat
 
 ARROW_TYPES = {
     "string": pyarrow.string(),
@@ -18,6 +19,16 @@ ARROW_TYPES = {
     "int": pyarrow.int64(),
     "bool": pyarrow.bool_(),
     "timestamp": pyarrow.timestamp("us", tz="UTC"),
+}
+# The Arrow types a column of each kind may arrive as: integers widen to double without loss;
+# timestamps in any unit, naive ones being UTC by contract.
+ACCEPTS = {
+    "string": lambda t: pat.is_string(t) or pat.is_large_string(t)
+    or (pat.is_dictionary(t) and pat.is_string(t.value_type)),
+    "double": lambda t: pat.is_floating(t) or pat.is_integer(t),
+    "int": pat.is_integer,
+    "bool": pat.is_boolean,
+    "timestamp": pat.is_timestamp,
 }
 PANDAS_DTYPES = {
     "string": "object",
@@ -47,6 +58,7 @@ class Contract:
     columns: tuple[Column, ...]
     time_column: str | None = None
     key: tuple[str, ...] = field(default_factory=tuple)
+    entity: str | None = None  # its distinct values are listed in each day's profile (who reported)
     # Feature tables come from Spark, whose integer widths are its own: compare values, not widths.
     coerce: bool = False
 
@@ -103,6 +115,7 @@ def _on_the_hour() -> pa.Check:
         element_wise=False,
         name="on_the_hour",
         error="timestamp on the hour",
+        statistics={"sql": "{column} = date_trunc('hour', {column})"},  # the same test in SQL (quality.py)
     )
 
 
@@ -122,6 +135,7 @@ GPS = Contract(
     description="One row per telemetry ping of a vehicle.",
     time_column="event_ts",
     key=("vehicle_id", "event_ts"),
+    entity="vehicle_id",
     columns=(
         Column("vehicle_id", "string", "Vehicle that sent the ping."),
         Column("event_ts", "timestamp", "When the ping was taken (UTC).", rule="within the day"),

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -28,6 +30,22 @@ class Lake(dg.ConfigurableResource):
 
 
 RAW_TABLES = {s: f"raw/{s}" for s in ("gps", "deliveries", "weather", "traffic", "customers")}
+
+# DuckDB spills what does not fit here, so a 40,000-vehicle day is deduplicated and checked
+# within it whatever the fleet (docs/BENCHMARKS.md).
+DUCKDB_MEMORY = "1GB"
+
+
+def duckdb_connection(spill: str | os.PathLike | None = None) -> duckdb.DuckDBPyConnection:
+    """DuckDB, the bounded-memory engine of the Python steps over the lake (ingestion, checks)."""
+    return duckdb.connect(config={"memory_limit": DUCKDB_MEMORY, "preserve_insertion_order": False,
+                                  "temp_directory": str(spill or tempfile.gettempdir())})
+
+
+def parquet(folder: str | os.PathLike, **options: bool) -> str:
+    """The SQL source of every Parquet file of a partition folder (DuckDB's read_parquet options)."""
+    path = str(Path(folder) / "*.parquet").replace("'", "''")
+    return f"read_parquet('{path}'{''.join(f', {k}={str(v).lower()}' for k, v in options.items())})"
 
 
 @contextmanager

@@ -12,14 +12,17 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pandera.errors
+import pandera.pandas as pandera
+import pyarrow as pa
+import pyarrow.dataset as ds
 from scipy.stats import chi2
 
 import dagster as dg
-from meridian_assets.contracts import Contract
-from meridian_assets.lake import Lake
+from meridian_assets.contracts import ACCEPTS, ARROW_TYPES, Contract
+from meridian_assets.lake import Lake, duckdb_connection, parquet
+from meridian_assets.profiles import is_null
 from meridian_assets.partitions import daily_partitions
-from spark_jobs.layout import existing_partitions, has_partition_before, partition_dir, shift_day
+from spark_jobs.layout import Window, existing_partitions, has_partition_before, partition_dir
 
 @dataclass
 class Partition:
@@ -29,16 +32,26 @@ class Partition:
     table: str
     day: str
 
+    @property
+    def path(self) -> Path:
+        return partition_dir(self.lake, self.table, self.day)
+
     @cached_property
     def frame(self) -> pd.DataFrame:
-        return pd.read_parquet(partition_dir(self.lake, self.table, self.day))
+        """The day in pandas: for the small tables (features, ml table); raw days go through `sql`."""
+        return pd.read_parquet(self.path)
 
-    def history(self, days: int, columns: list[str] | None = None) -> dict[str, pd.DataFrame]:
-        """The existing partitions of the `days` days before this one (earliest first)."""
-        wanted = [shift_day(self.day, -n) for n in range(days, 0, -1)]
+    def sql(self, query: str) -> list[tuple]:
+        """`query` over the day's rows as the view `day`, in DuckDB: bounded memory at any fleet size."""
+        with duckdb_connection() as db:
+            db.execute(f"CREATE VIEW day AS SELECT * FROM {parquet(self.path)}")
+            return db.execute(query).fetchall()
+
+    def history(self, window: Window, columns: list[str] | None = None) -> dict[str, pd.DataFrame]:
+        """The existing partitions of the window's days (earliest first)."""
         return {
             p.name.removeprefix("date="): pd.read_parquet(p, columns=columns)
-            for p in existing_partitions(self.lake, self.table, wanted)
+            for p in existing_partitions(self.lake, self.table, window.days(self.day, self.day))
         }
 
     def starts_history(self, table: str | None = None) -> bool:
@@ -115,33 +128,115 @@ def markdown_table(frame: pd.DataFrame, limit: int = 20) -> str:
     return header + "\n".join("| " + " | ".join(row) + " |" for row in shown.itertuples(index=False))
 
 
+def _literal(value) -> str:
+    return "'" + value.replace("'", "''") + "'" if isinstance(value, str) else repr(value)
+
+
+def check_sql(check: pandera.Check, column: str) -> str:
+    """The condition a valid value meets, in SQL: the pandera checks the contracts use, compiled.
+    A custom check carries its own (`statistics={"sql": ...}`)."""
+    s = check.statistics
+    low = f"{column} {'>=' if s.get('include_min', True) else '>'} {_literal(s.get('min_value'))}"
+    high = f"{column} {'<=' if s.get('include_max', True) else '<'} {_literal(s.get('max_value'))}"
+    compiled = {
+        "in_range": lambda: f"{low} AND {high}",
+        "greater_than_or_equal_to": lambda: low,
+        "greater_than": lambda: f"{column} > {_literal(s.get('min_value'))}",
+        "less_than_or_equal_to": lambda: high,
+        "less_than": lambda: f"{column} < {_literal(s.get('max_value'))}",
+        "isin": lambda: f"{column} IN ({', '.join(_literal(v) for v in s.get('allowed_values', ()))})",
+    }
+    if "sql" in s:
+        return s["sql"].format(column=column)
+    if check.name not in compiled:
+        raise ValueError(f"pandera check {check.name} has no SQL: declare it with statistics={{'sql': ...}}")
+    return compiled[check.name]()
+
+
+def _structure(contract: Contract, found: pa.Schema) -> list[tuple[str, str, str]]:
+    """(column, check, failure case) for every missing, mistyped or unexpected column."""
+    problems = []
+    for col in contract.columns:
+        if col.name not in found.names:
+            problems.append((col.name, "column_in_dataframe", "missing"))
+        elif not (ACCEPTS[col.kind] if contract.coerce else ARROW_TYPES[col.kind].equals)(found.field(col.name).type):
+            problems.append((col.name, f"dtype('{col.kind}')", str(found.field(col.name).type)))
+    expected = {c.name for c in contract.columns}
+    return problems + [(name, "column_in_schema", "unexpected") for name in found.names if name not in expected]
+
+
+def _violations(contract: Contract, present: set[str]) -> dict[tuple[str, str], str]:
+    """(column, check) -> the SQL condition of a row that breaks it, for the columns present.
+    Nulls break only `not_nullable`: pandera skips them in every other check."""
+    rules = {}
+    for col in contract.columns:
+        if col.name not in present:
+            continue
+        name, null = f'"{col.name}"', is_null(col)
+        if not col.nullable:
+            rules[(col.name, "not_nullable")] = null
+        for check in contract.pandera_schema.columns[col.name].checks:
+            rules[(col.name, check.error or check.name)] = f"NOT {null} AND NOT ({check_sql(check, name)})"
+    return rules
+
+
+def contract_failures(p: Partition, contract: Contract) -> tuple[int, dict[tuple[str, str], int], list[tuple]]:
+    """The day's rows, the rows breaking each (column, check) of the contract, and the cases of
+    the structural ones (missing, mistyped, unexpected columns: no value check runs on those)."""
+    structure = _structure(contract, ds.dataset(p.path, format="parquet").schema)
+    present = {c.name for c in contract.columns} - {column for column, *_ in structure}
+    rules = _violations(contract, present)
+    counts = p.sql("SELECT count(*)" + "".join(f", count(*) FILTER (WHERE {w})" for w in rules.values()) + " FROM day")[0]
+    failing = {key: n for key, n in zip(rules, counts[1:]) if n} | {(c, k): 1 for c, k, _ in structure}
+    cases = [(c, k, case, "", "") for c, k, case in structure] + _examples(p, rules, failing)
+    for col in contract.columns:
+        if col.unique and col.name in present:
+            # Every row of a repeated value counts, as in pandera; the most repeated are the cases.
+            repeated = p.sql(f'SELECT CAST("{col.name}" AS VARCHAR), n, sum(n) OVER () FROM (SELECT "{col.name}", '
+                             f'count(*) AS n FROM day WHERE NOT {is_null(col)} GROUP BY 1 HAVING n > 1) '
+                             f'ORDER BY n DESC LIMIT 5')
+            if repeated:
+                failing[(col.name, "field_uniqueness")] = int(repeated[0][2])
+                cases += [(col.name, "field_uniqueness", value, "", f"{n} rows") for value, n, _ in repeated]
+    return counts[0], failing, cases
+
+
 def contract_rule(contract: Contract) -> Rule:
-    """The pandera contract: types, nulls, ranges, allowed values and uniqueness per column."""
+    """The pandera contract (types, nulls, ranges, allowed values, uniqueness per column),
+    compiled to SQL and run in DuckDB over the day's Parquet: one pass, any day's size."""
 
     def evaluate(p: Partition) -> Outcome:
-        try:
-            contract.pandera_schema.validate(p.frame, lazy=True)
-        except pandera.errors.SchemaErrors as exc:
-            cases = exc.failure_cases
-            by_rule = (
-                cases.groupby(["column", "check"], dropna=False).size().reset_index(name="count")
-                .sort_values("count", ascending=False)
-            )
-            return Outcome(
-                False, int(len(cases)), 0,
-                "; ".join(f"column '{r.column}' breaks {r.check} ({r['count']} rows)" for _, r in by_rule.head(5).iterrows()),
-                extra={
-                    "failing_rules": dg.MetadataValue.md(markdown_table(by_rule)),
-                    "failure_cases": dg.MetadataValue.md(markdown_table(
-                        cases[["column", "check", "failure_case", "index"]], 20)),
-                },
-            )
-        return Outcome(True, 0, 0, f"{len(p.frame)} rows match the {contract.asset_name} contract")
+        rows, failing, cases = contract_failures(p, contract)
+        if not failing:
+            return Outcome(True, 0, 0, f"{rows} rows match the {contract.asset_name} contract")
+        by_rule = pd.DataFrame([(c, k, n) for (c, k), n in failing.items()], columns=["column", "check", "count"]
+                               ).sort_values("count", ascending=False)
+        return Outcome(
+            False, int(by_rule["count"].sum()), 0,
+            "; ".join(f"column '{r.column}' breaks {r.check} ({r.count} rows)" for r in by_rule.head(5).itertuples()),
+            extra={"failing_rules": dg.MetadataValue.md(markdown_table(by_rule)),
+                   "failure_cases": dg.MetadataValue.md(markdown_table(
+                       pd.DataFrame(cases, columns=["column", "check", "failure_case", "file", "row"]), 20))},
+        )
 
     return Rule(
         "contract", f"Every column of {contract.asset_name} has the contract's type and meets its rule "
         "(nulls, ranges, allowed values, uniqueness). Failure cases are listed.", evaluate,
     )
+
+
+def _examples(p: Partition, rules: dict, failing: dict, limit: int = 5) -> list[tuple]:
+    """A few failing rows per broken value rule: the value, the lake file and its row number."""
+    source = parquet(p.path, filename=True, file_row_number=True)
+    queries = [
+        f"(SELECT {_literal(column)}, {_literal(check)}, CAST(\"{column}\" AS VARCHAR), parse_filename(filename), "
+        f"file_row_number FROM {source} WHERE {rules[(column, check)]} LIMIT {limit})"
+        for column, check in failing if (column, check) in rules
+    ]
+    if not queries:
+        return []
+    with duckdb_connection() as db:
+        return db.execute(" UNION ALL ".join(queries)).fetchall()
 
 
 @dataclass(frozen=True)

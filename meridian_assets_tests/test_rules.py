@@ -12,13 +12,14 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
+from meridian_assets import profiles
 from meridian_assets.contracts import FEATURES, SOURCES
 from meridian_assets.defs.features.checks import feature_rules
 from meridian_assets.defs.ingestion.checks import raw_rules
 from meridian_assets.defs.ml_table.checks import ML_RULES
 from meridian_assets.lake import RAW_TABLES, write_partition
 from meridian_assets.quality import Partition
-from spark_jobs.layout import days_between, shift_day
+from spark_jobs.layout import days_between, partition_dir, shift_day
 
 DAY = "2026-11-08"
 HISTORY = days_between("2026-11-01", "2026-11-07")
@@ -101,6 +102,19 @@ def test_gps_rules_pass_good_days_and_fail_bad_ones(tmp_path, name, good, bad):
     assert rule(GPS_RULES, name).evaluate(gps_day(tmp_path / "good", good)).passed
     outcome = rule(GPS_RULES, name).evaluate(gps_day(tmp_path / "bad", bad))
     assert not outcome.passed, outcome.description
+
+
+def test_history_rules_read_profiles_not_rows(tmp_path):
+    """The earlier days' rows gone, their profiles kept: every rule judges as before."""
+    today = gps_day(tmp_path, copy_of(HISTORY[-1]))
+    for day in HISTORY:
+        folder = partition_dir(tmp_path, RAW_TABLES["gps"], day)
+        profiles.record(folder, SOURCES["gps"])
+        for part in folder.glob("*.parquet"):
+            part.unlink()
+    assert not rule(GPS_RULES, "not_a_copy").evaluate(today).passed
+    for name in ("fleet_reporting", "volume_vs_history", "activity_hours"):
+        assert rule(GPS_RULES, name).evaluate(today).passed, name
 
 
 def late_arrival(frame: pd.DataFrame) -> pd.DataFrame:

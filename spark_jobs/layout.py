@@ -61,6 +61,8 @@ SAME_AND_PREVIOUS_DAY = Window(-1, 0)
 """D-1..D: hourly lags (previous hours of weather and traffic) that cross midnight."""
 DAY_AND_PREVIOUS_7_DAYS = Window(-7, 0)
 """D-7..D: the day's deliveries, and the route's delays of D-7..D-1 (never D's own)."""
+PREVIOUS_7_DAYS = Window(-7, -1)
+"""D-7..D-1: the days a day's checks compare it with (raw GPS volume, fleet, hours and copies; drift)."""
 PREVIOUS_28_DAYS = Window(-28, -1)
 """D-28..D-1: a customer's on-time rate."""
 TRAINING_WINDOW_AND_HOLDOUT = Window(-28, 0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -14,6 +15,7 @@ import pytest
 from pandas.testing import assert_frame_equal
 
 import dagster as dg
+from meridian_assets import profiles
 from meridian_assets.contracts import SOURCES
 from meridian_assets.defs.ingestion.assets import raw_assets
 from meridian_assets.defs.ingestion.drops import read_file
@@ -72,8 +74,25 @@ def test_every_source_lands_in_contract_schema(landing, tmp_path):
         assert meta["dagster/partition_row_count"].value == table.num_rows
         assert meta["files"].value >= 1 and meta["bytes"].value > 0
     gps_meta = result.asset_materializations_for_node("raw_gps_telemetry")[0].metadata
-    assert gps_meta["distinct_vehicles"].value == 6
+    assert gps_meta["distinct_vehicle_id"].value == 6
     assert gps_meta["min_time"].value.startswith(DAY1)
+
+
+def test_each_partition_carries_its_profile(landing, tmp_path):
+    """Written in the staged folder, so a re-delivery replaces data and profile together."""
+    lake = tmp_path / "lake"
+    assert materialize(landing, lake, assets=[ASSETS["raw_gps_telemetry"]]).success
+    folder = lake / "raw" / "gps" / f"date={DAY1}"
+    stored = json.loads((folder / profiles.PROFILE_FILE).read_text())
+    assert stored == profiles.measure(folder, SOURCES["gps"])
+    assert stored["rows"] == len(drop_frame(landing, "gps", DAY1).drop_duplicates())
+    assert len(stored["entities"]) == 6
+    half = drop_frame(landing, "gps", DAY1).query("vehicle_id < 'V0004'")
+    for part in (landing / "gps" / DAY1).glob("part-*"):
+        part.unlink()
+    pq.write_table(pa.Table.from_pandas(half, preserve_index=False), landing / "gps" / DAY1 / "part-00000.parquet")
+    assert materialize(landing, lake, assets=[ASSETS["raw_gps_telemetry"]]).success
+    assert json.loads((folder / profiles.PROFILE_FILE).read_text())["rows"] == len(half.drop_duplicates())
 
 
 def test_rematerializing_replaces_and_duplicates_are_dropped(landing, tmp_path):

@@ -2,39 +2,40 @@
 
 import pandas as pd
 
+from meridian_assets import profiles
 from meridian_assets import thresholds as t
-from meridian_assets.contracts import FEATURES, Contract
+from meridian_assets.contracts import FEATURES, SOURCES, Contract
 from meridian_assets.defs.features.assets import GROUPS
 from meridian_assets.lake import RAW_TABLES
 from meridian_assets.quality import Outcome, Partition, Rule, build_checks, contract_rule
 from spark_jobs.layout import partition_dir, shift_day
 
-# How many rows a group must have: one per entity of one raw source's last day in its window
-# (for customers, the snapshot of the day before).
-UPSTREAM_ENTITIES = {
-    "gps": ("gps", lambda f: f["vehicle_id"].nunique()),
-    "route": ("deliveries", len),
-    "weather": ("weather", len),
-    "traffic": ("traffic", len),
-    "customer": ("customers", len),
-}
+# How many rows a group must have: one per entity (per row, if the source lists none) of one
+# raw source's last day in its window (for customers, the snapshot of the day before), taken
+# from that day's profile.
+UPSTREAM = {"gps": "gps", "route": "deliveries", "weather": "weather", "traffic": "traffic", "customer": "customers"}
 JOBS = {g.name: g.job for g in GROUPS}
 
 
+def _entities(profile: dict) -> int:
+    return len(profile["entities"]) if "entities" in profile else profile["rows"]
+
+
 def _row_count_rule(group: str) -> Rule:
-    source, count = UPSTREAM_ENTITIES[group]
-    offset = JOBS[group].INPUTS[source].end_offset
+    source = SOURCES[UPSTREAM[group]]
+    offset = JOBS[group].INPUTS[source.name].end_offset
 
     def evaluate(p: Partition) -> Outcome:
-        upstream = partition_dir(p.lake, RAW_TABLES[source], shift_day(p.day, offset))
-        expected = count(pd.read_parquet(upstream)) if upstream.is_dir() else 0
+        day = shift_day(p.day, offset)
+        upstream = partition_dir(p.lake, RAW_TABLES[source.name], day)
+        expected = _entities(profiles.read(p.lake, source, day)) if upstream.is_dir() else 0
         rows = len(p.frame)
-        if not upstream.is_dir() and offset < 0 and p.starts_history(RAW_TABLES[source]):
-            return Outcome(rows == 0, rows, 0, f"no history yet: raw {source} has no day before {p.day}")
+        if not upstream.is_dir() and offset < 0 and p.starts_history(RAW_TABLES[source.name]):
+            return Outcome(rows == 0, rows, 0, f"no history yet: raw {source.name} has no day before {p.day}")
         return Outcome(rows == expected and rows > 0, rows, expected,
-                       f"{rows} rows for {expected} upstream entities in raw {source} ({upstream.name}{'' if upstream.is_dir() else ' missing'})")
+                       f"{rows} rows for {expected} upstream entities in raw {source.name} ({upstream.name}{'' if upstream.is_dir() else ' missing'})")
 
-    return Rule("row_count_vs_upstream", f"One row per entity of raw {source}, and not empty: an empty or missing "
+    return Rule("row_count_vs_upstream", f"One row per entity of raw {source.name}, and not empty: an empty or missing "
                 "upstream day must not pass as a quiet day.", evaluate)
 
 

@@ -5,6 +5,7 @@ import sys
 
 
 import dagster as dg
+from meridian_assets import profiles
 from meridian_assets.contracts import SOURCES, Contract
 from meridian_assets.code import source_version
 from meridian_assets.defs.ingestion import drops
@@ -33,15 +34,21 @@ def ingest_day(contract: Contract, day: str, landing: LandingZone, lake: Lake) -
     table = RAW_TABLES[contract.name]
     parts = (read_file(f.name, landing.read_bytes(f), contract) for f in drop.files)  # one at a time
     with staged_partition(lake.path, table, day) as staged, scratch_dir(lake.path, table) as scratch:
-        measures = write_deduplicated(parts, contract, drop.location, scratch, staged / "part-00000.parquet")
-    return {**measures, "files": len(drop.files), "bytes": sum(f.size for f in drop.files)}
+        write_deduplicated(parts, contract, drop.location, scratch, staged / "part-00000.parquet")
+        profile = profiles.record(staged, contract)  # swapped in with the data
+    measures = {"rows": profile["rows"], "files": len(drop.files), "bytes": sum(f.size for f in drop.files)}
+    if contract.time_column:
+        measures |= {"min_time": profile["first_time"], "max_time": profile["last_time"]}
+    if contract.entity:
+        measures[f"distinct_{contract.entity}"] = len(profile["entities"])
+    return measures
 
 
 def _metadata(table: str, lake: Lake, days: dict[str, dict]) -> dict:
     written = written_metadata(lake.path, table, {d: m["rows"] for d, m in days.items()})
     if len(days) == 1:
         (m,) = days.values()
-        return {**written, **{k: v for k, v in m.items() if k not in ("rows", "path")}}
+        return {**written, **{k: v for k, v in m.items() if k != "rows"}}
     return {**written, "files": dg.MetadataValue.json({d: m["files"] for d, m in days.items()})}
 
 

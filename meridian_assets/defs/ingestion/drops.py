@@ -9,15 +9,14 @@ import io
 from collections.abc import Iterable
 from pathlib import Path
 
-import duckdb
-
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pyarrow.types as pat
 
-from meridian_assets.contracts import ARROW_TYPES, Contract
+from meridian_assets.contracts import ACCEPTS, ARROW_TYPES, Contract
+from meridian_assets.lake import duckdb_connection, parquet
 
 
 class DropError(ValueError):
@@ -27,18 +26,6 @@ class DropError(ValueError):
         self.file, self.column, self.rule = file, column, rule
         where = f"column '{column}': " if column else ""
         super().__init__(f"{file}: {where}{rule}{' (' + detail + ')' if detail else ''}")
-
-
-_ACCEPTS = {
-    "string": lambda t: pat.is_string(t) or pat.is_large_string(t)
-    or (pat.is_dictionary(t) and pat.is_string(t.value_type)),
-    # Integers widen to double without loss; anything else is a different meaning.
-    "double": lambda t: pat.is_floating(t) or pat.is_integer(t),
-    "int": pat.is_integer,
-    "bool": pat.is_boolean,
-    # Any unit; a naive timestamp is UTC by contract, nanoseconds are truncated to micros.
-    "timestamp": pat.is_timestamp,
-}
 
 
 def conform(table: pa.Table, contract: Contract, file: str) -> pa.Table:
@@ -55,7 +42,7 @@ def conform(table: pa.Table, contract: Contract, file: str) -> pa.Table:
         if pat.is_null(array.type) and col.nullable:
             arrays.append(pa.nulls(len(array), ARROW_TYPES[col.kind]))
             continue
-        if not _ACCEPTS[col.kind](array.type):
+        if not ACCEPTS[col.kind](array.type):
             raise DropError(file, col.name, f"must be {col.kind}", f"got {array.type}")
         if col.kind == "timestamp" and array.type.tz is None:
             array = array.cast(pa.timestamp(array.type.unit, tz="UTC"))
@@ -122,20 +109,17 @@ def read_file(name: str, data: bytes, contract: Contract) -> pa.Table:
     return conform(table, contract, name)
 
 
-# DuckDB spills what does not fit to its temporary folder: a 40,000-vehicle day deduplicates
-# within this, whatever the fleet (docs/BENCHMARKS.md).
-DEDUPLICATION_MEMORY = "1GB"
 BATCH_ROWS = 250_000  # rows handed from DuckDB to the Parquet writer at a time
 
 
 def write_deduplicated(tables: Iterable[pa.Table], contract: Contract, location: str, scratch: Path,
-                       target: Path) -> dict:
+                       target: Path) -> None:
     """Write the part files of a day, one at a time, into `scratch`, then all their rows once each
-    (vendors re-send), sorted, into `target`: DuckDB deduplicates and sorts, spilling instead of
-    holding the day in memory, and hands batches to a Parquet writer with the contract's schema.
-
-    Returns the day's measures: rows, and the time column's bounds and distinct vehicles when the
-    contract has them (taken from the written file, so they describe what landed).
+    (vendors re-send) into `target`: DuckDB deduplicates, spilling instead of holding the day in
+    memory, and hands batches to a Parquet writer with the contract's schema (DuckDB's own writer
+    marks columns without nulls as required, so the file's schema would vary by day). The rows,
+    not their order, are the result: sorting a 40,000-vehicle day took four times as long as all
+    the rest (docs/BENCHMARKS.md).
     """
     rows = 0
     for number, table in enumerate(tables):
@@ -144,19 +128,6 @@ def write_deduplicated(tables: Iterable[pa.Table], contract: Contract, location:
             rows += table.num_rows
     if rows == 0:
         raise DropError(location, None, "empty drop: no rows in any part file")
-    with duckdb.connect(config={"memory_limit": DEDUPLICATION_MEMORY, "temp_directory": str(scratch / "spill"),
-                                "preserve_insertion_order": False}) as db:
-        # Sorted: a re-run writes the same file, and a day's rows sit together by their key.
-        rows = db.execute(f"SELECT DISTINCT * FROM read_parquet('{scratch}/part-*.parquet') ORDER BY ALL")
-        with pq.ParquetWriter(target, contract.arrow_schema) as writer:
-            for batch in rows.to_arrow_reader(BATCH_ROWS):
-                writer.write_batch(batch.cast(contract.arrow_schema))
-        written = f"read_parquet('{target}')"
-        measures = {"rows": db.execute(f"SELECT count(*) FROM {written}").fetchone()[0]}
-        if contract.time_column:
-            first, last = db.execute(f"SELECT min({contract.time_column}), max({contract.time_column}) "
-                                     f"FROM {written}").fetchone()
-            measures |= {"min_time": first.isoformat(), "max_time": last.isoformat()}
-        if contract.name == "gps":
-            measures["distinct_vehicles"] = db.execute(f"SELECT count(DISTINCT vehicle_id) FROM {written}").fetchone()[0]
-        return measures
+    with duckdb_connection(scratch / "spill") as db, pq.ParquetWriter(target, contract.arrow_schema) as writer:
+        for batch in db.sql(f"SELECT DISTINCT * FROM {parquet(scratch)}").to_arrow_reader(BATCH_ROWS):
+            writer.write_batch(batch.cast(contract.arrow_schema))

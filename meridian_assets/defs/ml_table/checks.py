@@ -3,10 +3,11 @@
 import pandas as pd
 
 import dagster as dg
+from meridian_assets import profiles
 from meridian_assets import thresholds as t
-from meridian_assets.lake import RAW_TABLES
+from meridian_assets.contracts import SOURCES
 from meridian_assets.quality import Outcome, Partition, Rule, build_checks, category_psi, psi
-from spark_jobs.layout import partition_dir
+from spark_jobs.layout import PREVIOUS_7_DAYS
 
 SAME_DAY_FEATURES = [
     "planned_distance_km", "stop_sequence", "route_stops", "departure_hour", "weekday", "temp_c", "precip_mm",
@@ -46,7 +47,7 @@ def _null_rule(name: str, columns: list[str], limit: float, blocking: bool, why:
 
 
 def _row_count(p: Partition) -> Outcome:
-    deliveries = len(pd.read_parquet(partition_dir(p.lake, RAW_TABLES["deliveries"], p.day), columns=["delivery_id"]))
+    deliveries = profiles.read(p.lake, SOURCES["deliveries"], p.day)["rows"]
     rows = len(p.frame)
     return Outcome(rows == deliveries and rows > 0, rows, deliveries, f"{rows} rows for {deliveries} deliveries")
 
@@ -64,7 +65,7 @@ def _drift(p: Partition) -> Outcome:
     columns = DRIFT_FEATURES + (
         VEHICLE_DRIFT_FEATURES if p.frame["vehicle_id"].nunique() >= t.DRIFT_MIN_VEHICLES else []
     )
-    history = p.history(7, columns + DRIFT_CATEGORIES)
+    history = p.history(PREVIOUS_7_DAYS, columns + DRIFT_CATEGORIES)
     reference = pd.concat(history.values()) if history else p.frame.head(0)
     limits = f"WARN {t.PSI_WARN}, ERROR {t.PSI_ERROR}, or sampling noise if higher"
     if len(p.frame) < t.DRIFT_MIN_ROWS or len(history) < t.DRIFT_MIN_REFERENCE_DAYS:
