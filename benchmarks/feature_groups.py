@@ -41,7 +41,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from datetime import date, datetime, timedelta
@@ -68,6 +67,8 @@ from spark_jobs import (
 )
 from spark_jobs.layout import partition_dir
 from spark_jobs.session import build_session, SPARK_DEFAULTS
+
+from measure import TreeMemory
 
 GROUPS = {
     "gps": gps_features,
@@ -203,76 +204,6 @@ def compare_gps(spark_dir: Path, duck_dir: Path) -> int:
     if problems:
         raise AssertionError("Spark and DuckDB features/gps disagree:\n  " + "\n  ".join(problems))
     return len(spark_rows)
-
-
-# --------------------------------------------------------------------------------------------
-# Memory of the process tree
-# --------------------------------------------------------------------------------------------
-
-
-class TreeMemory:
-    """Samples the RSS of this process and of all its descendants (the Spark JVM) in a thread.
-
-    `peaks()` gives, since the last `reset()`, the largest sum over the tree at one moment
-    (`total`, with the processes it was made of) and the largest RSS of this process alone
-    (`python`: the interpreter, DuckDB and Arrow) and of the descendants alone (`jvm`).
-    """
-
-    def __init__(self, interval: float = 0.1):
-        self.interval = interval
-        self.root = psutil.Process()
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._epoch = 0
-        self.reset()
-        self._thread = threading.Thread(target=self._loop, name="tree-memory", daemon=True)
-        self._thread.start()
-
-    def _sample(self) -> tuple[int, list[tuple[str, int]]]:
-        own = self.root.memory_info().rss
-        children = []
-        for child in self.root.children(recursive=True):
-            try:
-                children.append((f"{child.pid}:{child.name()}", child.memory_info().rss))
-            except psutil.Error:
-                pass  # a child that just ended
-        return own, children
-
-    def _record(self, epoch: int, own: int, children: list[tuple[str, int]]) -> None:
-        with self._lock:
-            if epoch != self._epoch:
-                return  # sampled before a reset: belongs to the previous phase
-            total = own + sum(rss for _, rss in children)
-            if total > self._total:
-                self._total, self._at_peak = total, [("python", own), *children]
-            self._python = max(self._python, own)
-            self._jvm = max(self._jvm, sum(rss for _, rss in children))
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
-            epoch = self._epoch
-            self._record(epoch, *self._sample())
-
-    def reset(self) -> None:
-        with self._lock:
-            self._epoch += 1
-            self._total = self._python = self._jvm = 0
-            self._at_peak = []
-
-    def peaks(self) -> dict:
-        epoch = self._epoch
-        self._record(epoch, *self._sample())  # also count the moment of asking
-        with self._lock:
-            return {
-                "total": self._total,
-                "python": self._python,
-                "jvm": self._jvm,
-                "at_peak": [{"process": name, "rss": rss} for name, rss in self._at_peak],
-            }
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 # --------------------------------------------------------------------------------------------
