@@ -57,13 +57,15 @@ test: install $(DAGSTER_HOME)/dagster.yaml
 	$(VENV)/bin/dg check defs
 
 # docs/BENCHMARKS.md: the feature groups at 1,000, 10,000 and 40,000 vehicles (~5-6 min); raw GPS
-# ingestion of a 40,000-vehicle day, streamed against a whole-day pandas reference; the whole
+# ingestion of a 40,000-vehicle day, streamed against a whole-day pandas reference, and its
+# contract check, pandera over pandas against the contract compiled to SQL; the whole
 # pipeline through the Dagster CLI at 40,000 vehicles with seven earlier days (one run, then two
 # at once; ~45 min, ~20 GB of temporary disk) and at the demo's 200 (fixed costs per step); then
 # the drift check's false alarms on 30 good days at 60, 200 and 1,000 vehicles (docs/CHECKS.md).
 bench: install $(MANIFEST)
 	$(PY) benchmarks/feature_groups.py
 	$(PY) benchmarks/ingestion_memory.py --vehicles 40000
+	$(PY) benchmarks/contract_engines.py --vehicles 40000
 	$(PY) benchmarks/scale.py --vehicles 40000 --concurrent-days 2
 	$(PY) benchmarks/scale.py --vehicles 200 --concurrent-days 0
 	$(PY) benchmarks/drift_false_alarms.py

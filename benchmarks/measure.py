@@ -6,9 +6,13 @@ a subprocess; the RSS of one process misses them, so the benchmarks sum the RSS 
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import psutil
 
@@ -96,3 +100,17 @@ class TreeMemory:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join()
+
+
+def measured_child(code: str, *arguments: str) -> dict:
+    """Run `code` in a fresh Python process (in benchmarks/, so it can import these scripts); its
+    last stdout line as JSON, with the peak RSS of its whole tree."""
+    process = subprocess.Popen([sys.executable, "-c", code, *arguments], cwd=Path(__file__).parent,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    memory = TreeMemory([psutil.Process(process.pid)])
+    stdout, stderr = process.communicate()
+    peak = memory.peaks()["total"]
+    memory.stop()
+    if process.returncode != 0:
+        raise SystemExit(f"a measured child failed:\n{stderr[-4000:]}")
+    return {**json.loads(stdout.strip().splitlines()[-1]), "peak_rss_bytes": peak}

@@ -61,7 +61,7 @@ from dagster import DagsterEventType
 from spark_jobs.layout import partition_dir
 
 from feature_groups import compare_gps, machine
-from measure import TreeMemory
+from measure import TreeMemory, measured_child
 
 VENV_BIN = Path(sys.prefix) / "bin"  # the venv running this script: its dagster, dbt and spark-submit
 MIB, GIB = 1024**2, 1024**3
@@ -280,19 +280,6 @@ def run_phase(places: list[dict], arguments: list[str], name: str, work: Path) -
     print(f"{name}: {wall:.1f} s, peak {total['total'] / GIB:.2f} GiB", file=sys.stderr, flush=True)
     return {"command": "dagster " + shlex.join(arguments), "wall_seconds": wall, "peak_rss_bytes": total["total"],
             "at_peak": total["at_peak"], "runs": runs}
-
-
-def measured_child(code: str, *arguments: str) -> dict:
-    """Run `code` in a fresh Python process; its last JSON line, with the peak RSS of its tree."""
-    process = subprocess.Popen([sys.executable, "-c", code, *arguments], cwd=Path(__file__).parent,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    memory = TreeMemory([psutil.Process(process.pid)])
-    stdout, stderr = process.communicate()
-    peak = memory.peaks()["total"]
-    memory.stop()
-    if process.returncode != 0:
-        raise SystemExit(f"a measured child failed:\n{stderr[-4000:]}")
-    return {**json.loads(stdout.strip().splitlines()[-1]), "peak_rss_bytes": peak}
 
 
 def gps_checks_by_history(lake: Path, day: str, work: Path) -> dict:

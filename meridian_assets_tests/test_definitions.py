@@ -5,7 +5,7 @@ from pathlib import Path
 
 import dagster as dg
 from meridian_assets.definitions import defs
-from meridian_assets.defs.ml_table.assets import dbt_vars
+from meridian_assets.defs.ml_table.assets import dbt_environment
 from meridian_assets.partitions import daily_partitions
 
 GROUPS = {
@@ -106,10 +106,10 @@ def test_resources_read_the_environment(monkeypatch, tmp_path):
         assert res.lake.path == tmp_path
 
 
-def test_dbt_vars_carry_the_partition_window():
-    assert dbt_vars("2026-11-01", "2026-11-03", Path("/lake"), Path("/lake/out.parquet")) == {
-        "start_date": "2026-11-01", "end_date": "2026-11-03", "lake": "/lake", "output": "/lake/out.parquet",
-        "gps_day_offset": -1,
+def test_dbt_environment_carries_the_partition_window():
+    assert dbt_environment("2026-11-01", "2026-11-03", Path("/lake"), Path("/lake/out.parquet")) == {
+        "MERIDIAN_DBT_START_DATE": "2026-11-01", "MERIDIAN_DBT_END_DATE": "2026-11-03",
+        "MERIDIAN_DBT_LAKE": "/lake", "MERIDIAN_DBT_OUTPUT": "/lake/out.parquet", "MERIDIAN_DBT_GPS_DAY_OFFSET": "-1",
     }
 
 

@@ -17,7 +17,7 @@ import yaml
 from meridian_assets.contracts import FEATURES, SOURCES
 from meridian_assets.defs.features.assets import GROUPS
 from meridian_assets.defs.ml import assets as ml_assets
-from meridian_assets.defs.ml_table.assets import GPS_WINDOW, UPSTREAM_MAPPINGS, dbt_vars
+from meridian_assets.defs.ml_table.assets import GPS_WINDOW, UPSTREAM_MAPPINGS, dbt_environment
 from meridian_assets.lake import Lake
 from meridian_assets.partitions import daily_partitions, mapping, training_window_and_holdout
 from spark_jobs.layout import TRAINING_WINDOW_AND_HOLDOUT
@@ -144,7 +144,8 @@ def test_each_window_is_declared_once():
     assert training_window_and_holdout == mapping(TRAINING_WINDOW_AND_HOLDOUT)
     assert list(UPSTREAM_MAPPINGS.values()) == [mapping(GPS_WINDOW)]
     assert GPS_WINDOW.start_offset == GPS_WINDOW.end_offset  # dbt joins one earlier day
-    assert dbt_vars("2026-11-02", "2026-11-02", Path("lake"), Path("out"))["gps_day_offset"] == GPS_WINDOW.end_offset
+    assert dbt_environment("2026-11-02", "2026-11-02", Path("lake"), Path("out"))["MERIDIAN_DBT_GPS_DAY_OFFSET"] == str(
+        GPS_WINDOW.end_offset)
     # dbt's own default (a build without Dagster) is the same day.
     project = yaml.safe_load((ROOT / "dbt_project" / "dbt_project.yml").read_text())
     assert project["vars"]["gps_day_offset"] == GPS_WINDOW.end_offset

@@ -13,7 +13,7 @@ select
     cast(on_time_rate_28d as double) as on_time_rate_28d,
     cast(deliveries_28d as bigint) as deliveries_28d
 from {{ source('features', 'customer') }}
-where cast(date as date) between date '{{ var("start_date") }}' and date '{{ var("end_date") }}'
+where cast(date as date) between date '{{ run_var("start_date") }}' and date '{{ run_var("end_date") }}'
 {% endmacro %}
 
 {% macro stg_deliveries() %}
@@ -34,7 +34,7 @@ select
     {{ as_utc('actual_arrival_ts') }} as actual_arrival_ts,
     cast(status as varchar) as status
 from {{ source('raw', 'deliveries') }}
-where cast(date as date) between date '{{ var("start_date") }}' and date '{{ var("end_date") }}'
+where cast(date as date) between date '{{ run_var("start_date") }}' and date '{{ run_var("end_date") }}'
 {% endmacro %}
 
 {% macro stg_gps_features() %}
@@ -73,8 +73,8 @@ select
     cast(longest_gap_min as double) as longest_gap_min,
     cast(active_hours_fraction as double) as active_hours_fraction
 from gps_days
-where cast(date as date) between date '{{ var("start_date") }}' + ({{ var("gps_day_offset") }})
-    and date '{{ var("end_date") }}' + ({{ var("gps_day_offset") }})
+where cast(date as date) between date '{{ run_var("start_date") }}' + ({{ run_var("gps_day_offset") }})
+    and date '{{ run_var("end_date") }}' + ({{ run_var("gps_day_offset") }})
 {% endmacro %}
 
 {% macro stg_route_features() %}
@@ -88,7 +88,7 @@ select
     cast(route_mean_delay_7d as double) as route_mean_delay_7d,
     cast(route_deliveries_7d as bigint) as route_deliveries_7d
 from {{ source('features', 'route') }}
-where cast(date as date) between date '{{ var("start_date") }}' and date '{{ var("end_date") }}'
+where cast(date as date) between date '{{ run_var("start_date") }}' and date '{{ run_var("end_date") }}'
 {% endmacro %}
 
 {% macro stg_traffic_features() %}
@@ -101,7 +101,7 @@ select
     cast(incident_count as bigint) as incident_count,
     cast(congestion_prev_1h as double) as congestion_prev_1h
 from {{ source('features', 'traffic') }}
-where cast(date as date) between date '{{ var("start_date") }}' and date '{{ var("end_date") }}'
+where cast(date as date) between date '{{ run_var("start_date") }}' and date '{{ run_var("end_date") }}'
 {% endmacro %}
 
 {% macro stg_weather_features() %}
@@ -117,5 +117,5 @@ select
     cast(condition as varchar) as condition,
     cast(precip_prev_3h_mm as double) as precip_prev_3h_mm
 from {{ source('features', 'weather') }}
-where cast(date as date) between date '{{ var("start_date") }}' and date '{{ var("end_date") }}'
+where cast(date as date) between date '{{ run_var("start_date") }}' and date '{{ run_var("end_date") }}'
 {% endmacro %}

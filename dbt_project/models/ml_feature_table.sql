@@ -1,7 +1,8 @@
+{# The config is read at parse time: env_var itself, so that partial parsing sees it (run_var.sql). #}
 {{ config(
     materialized='external',
     format='parquet',
-    location=var('output'),
+    location=env_var('MERIDIAN_DBT_OUTPUT', var('output')),
     tags=['ml_features'],
 ) }}
 
@@ -91,7 +92,7 @@ left join route as r
 -- the vehicle's previous day, never the delivery's own day (its pings are after dispatch)
 left join gps as g
     on g.vehicle_id = d.vehicle_id
-    and g.date = d.date + ({{ var("gps_day_offset") }})
+    and g.date = d.date + ({{ run_var("gps_day_offset") }})
 -- the observation of the departure hour; later hours are in the future at dispatch
 left join weather as w
     on w.region = d.region

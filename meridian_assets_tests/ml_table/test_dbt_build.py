@@ -8,7 +8,6 @@ departure hours and for later ones. Each test rewrites the same lake folder, so 
 
 from __future__ import annotations
 
-import json
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +17,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from dbt.cli.main import dbtRunner
+
+from meridian_assets.defs.ml_table.assets import dbt_environment
 
 PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
 
@@ -176,21 +177,23 @@ def paths(tmp_path_factory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="module")
-def dbt_vars(paths) -> str:
-    return json.dumps({"start_date": D, "end_date": D, "lake": str(paths["lake"]),
-                       "output": str(paths["output"])})
+def dbt_env(paths):
+    """The build's window in the environment, as the Dagster asset sets it."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in dbt_environment(D, D, paths["lake"], paths["output"]).items():
+            patch.setenv(name, value)
+        yield
 
 
-def dbt_args(command: str, paths: dict[str, Path], dbt_vars: str) -> list[str]:
+def dbt_args(command: str, paths: dict[str, Path]) -> list[str]:
     return [command, "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR),
-            "--vars", dbt_vars, "--target-path", str(paths["target"]),
-            "--log-path", str(paths["logs"])]
+            "--target-path", str(paths["target"]), "--log-path", str(paths["logs"])]
 
 
 @pytest.fixture(scope="module")
-def manifest(paths, dbt_vars):
-    """One `dbt parse` for the module: sources render their paths from these same vars."""
-    result = dbtRunner().invoke(dbt_args("parse", paths, dbt_vars))
+def manifest(paths, dbt_env):
+    """One `dbt parse` for the module: sources render their paths from this same environment."""
+    result = dbtRunner().invoke(dbt_args("parse", paths))
     assert result.success, result.exception
     return result.result
 
@@ -203,12 +206,12 @@ def lake(paths) -> Path:
     return paths["lake"]
 
 
-def build(manifest, paths, dbt_vars):
-    return dbtRunner(manifest=manifest).invoke(dbt_args("build", paths, dbt_vars))
+def build(manifest, paths):
+    return dbtRunner(manifest=manifest).invoke(dbt_args("build", paths))
 
 
-def build_rows(manifest, paths, dbt_vars) -> pd.DataFrame:
-    result = build(manifest, paths, dbt_vars)
+def build_rows(manifest, paths) -> pd.DataFrame:
+    result = build(manifest, paths)
     failed = [r.node.name for r in (result.result or []) if r.status not in ("success", "pass")]
     assert result.success, (result.exception, failed)
     return pd.read_parquet(paths["output"]).set_index("delivery_id", drop=False)
@@ -230,8 +233,8 @@ def test_parse_declares_sources_as_dagster_assets(manifest):
     assert sorted(model.depends_on.nodes) == sorted(manifest.sources)
 
 
-def test_one_row_per_delivery_of_the_day_with_point_in_time_features(manifest, paths, dbt_vars, lake):
-    rows = build_rows(manifest, paths, dbt_vars)
+def test_one_row_per_delivery_of_the_day_with_point_in_time_features(manifest, paths, lake):
+    rows = build_rows(manifest, paths)
 
     assert list(rows.columns) == OUTPUT_COLUMNS
     # every status of D, nothing of D-1 or D+1 (and the corrupt files outside were never opened)
@@ -279,8 +282,8 @@ def test_one_row_per_delivery_of_the_day_with_point_in_time_features(manifest, p
     assert rows.loc["d4", customer].isna().all()
 
 
-def test_data_after_dispatch_does_not_change_the_rows(manifest, paths, dbt_vars, lake):
-    before = build_rows(manifest, paths, dbt_vars)
+def test_data_after_dispatch_does_not_change_the_rows(manifest, paths, lake):
+    before = build_rows(manifest, paths)
 
     write(lake, "features/gps", D, [gps_row("v1", 1.0), gps_row("v2", 2.0), gps_row("v9", 3.0)])
     later_weather, later_traffic = zip(*(
@@ -291,22 +294,24 @@ def test_data_after_dispatch_does_not_change_the_rows(manifest, paths, dbt_vars,
     write(lake, "features/traffic", D, list(later_traffic))
     write(lake, "features/gps", NEXT, [gps_row("v1", 5.0)])
 
-    after = build_rows(manifest, paths, dbt_vars)
+    after = build_rows(manifest, paths)
     pd.testing.assert_frame_equal(after, before)
 
 
-def test_missing_previous_day_gps_gives_nulls(manifest, paths, dbt_vars, lake):
+def test_missing_previous_day_gps_gives_nulls(manifest, paths, lake):
     shutil.rmtree(lake / "features/gps" / f"date={PREV}")
 
-    rows = build_rows(manifest, paths, dbt_vars)
+    rows = build_rows(manifest, paths)
 
     assert sorted(rows.index) == ["d1", "d2", "d3", "d4"]
     assert rows[VEH_PREV].isna().all().all()
     assert rows.loc["d1", "temp_c"] == 11.0 and rows.loc["d1", "delivery_minutes"] == 50.5
 
 
-def test_a_range_build_gives_each_day_its_own_previous_day(paths, lake):
-    """Backfills build several days at once: D+1's deliveries see D's GPS, D's see D-1's."""
+def test_a_range_build_gives_each_day_its_own_previous_day(manifest, paths, lake, monkeypatch):
+    """Backfills build several days at once: D+1's deliveries see D's GPS, D's see D-1's. Built
+    in the target where the module parsed day D alone: dbt parses partially (as in every Dagster
+    run) and must still see the new window in the environment."""
     write(lake, "features/route", NEXT, [
         {"delivery_id": "d5", "route_stops": 1, "departure_hour": 8, "weekday": 3,
          "route_mean_delay_7d": 1.0, "route_deliveries_7d": 1}])
@@ -314,11 +319,11 @@ def test_a_range_build_gives_each_day_its_own_previous_day(paths, lake):
     write(lake, "features/weather", NEXT, [weather])
     write(lake, "features/traffic", NEXT, [traffic])
     write(lake, "features/customer", NEXT, CUSTOMERS_D)
-    range_vars = json.dumps({"start_date": D, "end_date": NEXT, "lake": str(lake),
-                             "output": str(paths["output"])})
-    range_paths = {**paths, "target": paths["target"].with_name("target_range")}
+    for name, value in dbt_environment(D, NEXT, lake, paths["output"]).items():
+        monkeypatch.setenv(name, value)
+    assert (paths["target"] / "partial_parse.msgpack").exists()
 
-    result = dbtRunner().invoke(dbt_args("build", range_paths, range_vars))  # parses for these vars
+    result = dbtRunner().invoke(dbt_args("build", paths))  # a partial parse for the new window
 
     assert result.success, result.exception
     rows = pd.read_parquet(paths["output"]).set_index("delivery_id")
@@ -330,13 +335,13 @@ def test_a_range_build_gives_each_day_its_own_previous_day(paths, lake):
     assert rows.loc["d5", ["temp_c", "route_mean_delay_7d", "dock_type"]].tolist() == [31.0, 1.0, "dock"]
 
 
-def test_a_day_without_deliveries_writes_one_all_null_row(manifest, paths, dbt_vars, lake):
+def test_a_day_without_deliveries_writes_one_all_null_row(manifest, paths, lake):
     """dbt-duckdb's external materialization never writes an empty file: it writes one row of
     nulls instead (its view over the file filters it out, so the dbt tests see no rows). Whoever
     splits the file into date= partitions must drop rows without a delivery_id."""
     write(lake, "raw/deliveries", D, [], DELIVERY_SCHEMA)
 
-    result = build(manifest, paths, dbt_vars)
+    result = build(manifest, paths)
 
     assert result.success, result.exception
     rows = pd.read_parquet(paths["output"])
@@ -344,31 +349,31 @@ def test_a_day_without_deliveries_writes_one_all_null_row(manifest, paths, dbt_v
     assert len(rows) == 1 and rows.isna().all(axis=None)
 
 
-def test_delivered_row_without_arrival_fails_the_build(manifest, paths, dbt_vars, lake):
+def test_delivered_row_without_arrival_fails_the_build(manifest, paths, lake):
     broken = [{**DELIVERIES_D[0], "actual_arrival_ts": None}, *DELIVERIES_D[1:]]
     write(lake, "raw/deliveries", D, broken, DELIVERY_SCHEMA)
 
-    result = build(manifest, paths, dbt_vars)
+    result = build(manifest, paths)
 
     assert not result.success
     failed = {r.node.name for r in result.result if r.status == "fail"}
     assert failed == {"ml_feature_table_label_only_when_delivered"}
 
 
-def test_duplicated_delivery_fails_the_build(manifest, paths, dbt_vars, lake):
+def test_duplicated_delivery_fails_the_build(manifest, paths, lake):
     write(lake, "raw/deliveries", D, DELIVERIES_D + DELIVERIES_D[:1], DELIVERY_SCHEMA)
 
-    result = build(manifest, paths, dbt_vars)
+    result = build(manifest, paths)
 
     assert not result.success
     failed = {r.node.name for r in result.result if r.status == "fail"}
     assert failed == {"unique_ml_feature_table_delivery_id"}
 
 
-def test_missing_same_day_feature_partition_fails_naming_it(manifest, paths, dbt_vars, lake):
+def test_missing_same_day_feature_partition_fails_naming_it(manifest, paths, lake):
     shutil.rmtree(lake / "features/customer" / f"date={D}")
 
-    result = build(manifest, paths, dbt_vars)
+    result = build(manifest, paths)
 
     assert not result.success
     errors = " ".join(str(r.message) for r in result.result if r.status == "error")

@@ -1,7 +1,9 @@
 """ml_feature_table: dbt joins the feature groups point in time; Python publishes the days."""
 
-import json
-from collections.abc import Mapping
+import os
+import shutil
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +22,7 @@ ML_TABLE = "ml_feature_table"
 LAKE_TABLE_NAME = f"lake.{ML_TABLE}"  # {lake}/ml_feature_table/date=D/, what every reader opens
 
 # A delivery sees its vehicle's GPS behaviour of the day before, never of its own day; the
-# dbt build reads and joins that day through the same window (`dbt_vars`).
+# dbt build reads and joins that day through the same window (`dbt_environment`).
 GPS_WINDOW = PREVIOUS_DAY
 UPSTREAM_MAPPINGS = {dg.AssetKey("gps_features"): mapping(GPS_WINDOW)}
 
@@ -65,10 +67,27 @@ def describe_dbt_test(node: Mapping[str, Any]) -> str:
     }.get(meta.get("name"), f"dbt test {node.get('name')}.")
 
 
-def dbt_vars(start: str, end: str, lake: Path, output: Path) -> dict[str, str | int]:
-    """The partition window and locations as dbt vars: one build covers the whole range."""
-    return {"start_date": start, "end_date": end, "lake": str(lake), "output": str(output),
-            "gps_day_offset": GPS_WINDOW.end_offset}
+def dbt_environment(start: str, end: str, lake: Path, output: Path) -> dict[str, str]:
+    """The partition window and locations for one build (dbt_project/macros/run_var.sql): in the
+    environment, not --vars, so dbt re-parses only the files that read them."""
+    values = {"start_date": start, "end_date": end, "lake": lake, "output": output,
+              "gps_day_offset": GPS_WINDOW.end_offset}
+    return {f"MERIDIAN_DBT_{name.upper()}": str(value) for name, value in values.items()}
+
+
+@contextmanager
+def environment(values: dict[str, str]) -> Iterator[None]:
+    """`values` in os.environ for the block: dagster-dbt hands dbt a copy of it."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def publish_days(output: Path, lake: Path, days: list[str]) -> dict[str, int]:
@@ -96,9 +115,13 @@ def ml_table_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, 
     start, end = context.partition_key_range.start, context.partition_key_range.end
     output = lake.path / ML_TABLE / ".dbt-output" / f"{context.run.run_id}.parquet"
     output.parent.mkdir(parents=True, exist_ok=True)
-    args = ["build", "--vars", json.dumps(dbt_vars(start, end, lake.path, output))]
+    # Each build's artifacts in a folder of its own, removed after (dagster-dbt copies the
+    # project's partial_parse.msgpack into it first).
+    target = output.parent / f"{context.run.run_id}-target"
     try:
-        for event in dbt.cli(args, context=context).stream():
+        with environment(dbt_environment(start, end, lake.path, output)):
+            invocation = dbt.cli(["build"], context=context, target_path=target)
+        for event in invocation.stream():
             if isinstance(event, dg.Output) and event.output_name == ML_TABLE:
                 # The model's file is complete here; dbt's tests (checks) follow it.
                 rows = publish_days(output, lake.path, days_between(start, end))
@@ -111,3 +134,4 @@ def ml_table_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, 
             yield event
     finally:
         output.unlink(missing_ok=True)
+        shutil.rmtree(target, ignore_errors=True)
