@@ -127,7 +127,10 @@ def generate(landing: Path, first: str, day: str, vehicles: int, log: Path) -> d
     with log.open("w") as out:
         subprocess.run([sys.executable, "-m", "meridian_assets.synthetic", str(landing), first, day,
                         "--vehicles", str(vehicles)], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, check=True)
-    seconds = time.perf_counter() - started
+    return describe(landing, first, day, vehicles, time.perf_counter() - started)
+
+
+def describe(landing: Path, first: str, day: str, vehicles: int, seconds: float | None) -> dict:
     gps = sorted((landing / "gps" / day).glob("part-*.parquet"))
     return {
         "vehicles": vehicles,
@@ -137,6 +140,16 @@ def generate(landing: Path, first: str, day: str, vehicles: int, log: Path) -> d
         "landing_bytes": sum(p.stat().st_size for p in landing.rglob("*") if p.is_file()),
         "generate_seconds": seconds,
     }
+
+
+def without_day(state: Path, landing: Path, folder: Path, day: str) -> dict:
+    """A copy of an earlier run's state (instance copied, lake hard-linked) as it was before day
+    `day` ran: its partitions of that day and the models removed."""
+    place = copy_place({"home": state / "dagster_home", "landing": landing, "lake": state / "lake"}, folder)
+    for partition in place["lake"].glob(f"**/date={day}"):
+        shutil.rmtree(partition)
+    shutil.rmtree(place["lake"] / "models", ignore_errors=True)
+    return place
 
 
 def start_cli(place: dict, arguments: list[str], log: Path) -> subprocess.Popen:
@@ -377,7 +390,7 @@ def targets(result: dict) -> list[tuple[str, str, str, bool | None]]:
 
 def print_report(result: dict) -> None:
     m, d, args = result["machine"], result["data"], result["args"]
-    main, history = result["main"]["runs"][0], result["history"]["runs"][0]
+    main, history = result["main"]["runs"][0], result["history"]
     print(f"# Scale benchmark: {d['vehicles']:,} vehicles, day {args['day']}\n")
     print(f"Machine: {m['cpus']} CPUs ({m['cpu_model']}), {m['memory_total_bytes'] / GIB:.1f} GiB RAM; "
           f"load average {', '.join(f'{x:.2f}' for x in m['load_average_at_start'])} at the start, "
@@ -385,8 +398,8 @@ def print_report(result: dict) -> None:
           f"Python {m['python']}, Dagster {result['dagster']}, Spark {m['spark']}, DuckDB {m['duckdb']}, {m['java']}.\n")
     print(f"Data: {d['vehicles']:,} vehicles; day {args['day']}: {d['gps_pings_of_day']:,} GPS pings, "
           f"{d['gps_parquet_bytes_of_day'] / 1e6:,.0f} MB of GPS Parquet; landing {d['days']}: "
-          f"{d['landing_bytes'] / 1e6:,.0f} MB, written by the synthetic vendor in {d['generate_seconds']:.0f} s "
-          "(not measured).\n")
+          f"{d['landing_bytes'] / 1e6:,.0f} MB, written by the synthetic vendor"
+          + (f" in {d['generate_seconds']:.0f} s (not measured).\n" if d["generate_seconds"] else " earlier.\n"))
     print("## Targets (issue 15)\n\n| what | target | measured | met |\n|---|---|---|---|")
     for what, limit, measured, ok in targets(result):
         print(f"| {what} | {limit} | {measured} | {verdict(ok)} |")
@@ -416,9 +429,12 @@ def print_report(result: dict) -> None:
         verdicts = ", ".join(f"{name} {'passed' if ok else 'FAILED'}" for name, ok in r["passed"].items())
         print(f"| {history_days} | {r['seconds']:.1f} | {mib(r['peak_rss_bytes'])} | {verdicts} |")
 
-    print(f"\n## History, apart: `{result['history']['command']}`\n")
-    print_steps(history)
-    print_checks(history)
+    if "reused" in history:
+        print(f"\n## History: reused from {history['reused']} (its `main` state without {args['day']})")
+    else:
+        print(f"\n## History, apart: `{history['command']}`\n")
+        print_steps(history["runs"][0])
+        print_checks(history["runs"][0])
 
     if "concurrent" in result:
         c = result["concurrent"]
@@ -447,6 +463,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--workdir", help="where the temporary folder goes (default: the system temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the folder (instances, lakes, CLI logs)")
     parser.add_argument("--json", help="write the figures here (default: benchmarks/out/scale-<time>.json)")
+    parser.add_argument("--history-from", metavar="DIR",
+                        help="skip generation and history: reuse the landing and the history of an earlier run's "
+                        "folder (--keep), its `main` state without day D's partitions and models")
     return parser.parse_args(argv)
 
 
@@ -459,13 +478,18 @@ def main(argv=None) -> None:
     first, last = shift(args.day, -7), shift(args.day, -1)
     result = {"started": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine(),
               "dagster": dg.__version__, "args": vars(args)}
-    landing = work / "landing"
-    result["data"] = generate(landing, first, args.day, args.vehicles, work / "generate.log")
-    place = new_place(work / "main", landing)
-
-    result["history"] = run_phase([place], ["asset", "materialize", "-m", "meridian_assets.definitions",
-                                            "--select", HISTORY_SELECTION, "--partition-range", f"{first}...{last}"],
-                                  "history", work)
+    if args.history_from:
+        landing = Path(args.history_from) / "landing"
+        result["data"] = describe(landing, first, args.day, args.vehicles, None)
+        place = without_day(Path(args.history_from) / "main", landing, work / "main", args.day)
+        result["history"] = {"reused": args.history_from}
+    else:
+        landing = work / "landing"
+        result["data"] = generate(landing, first, args.day, args.vehicles, work / "generate.log")
+        place = new_place(work / "main", landing)
+        result["history"] = run_phase([place], ["asset", "materialize", "-m", "meridian_assets.definitions",
+                                                "--select", HISTORY_SELECTION, "--partition-range",
+                                                f"{first}...{last}"], "history", work)
     copies = [copy_place(place, work / f"concurrent-{i + 1}") for i in range(args.concurrent_days)]
     day_run = ["asset", "materialize", "-m", "meridian_assets.definitions", "--select", "*", "--partition", args.day]
     result["main"] = run_phase([place], day_run, "main", work)

@@ -28,4 +28,9 @@ MIN_TRAINING_ROWS = 200
 # Gradient boosting on absolute error; the window it trains on is TRAINING_WINDOW_AND_HOLDOUT
 # (spark_jobs/layout.py, with every other window).
 MODEL_MAX_ITER, MODEL_LEARNING_RATE, MODEL_MAX_LEAF_NODES = 300, 0.08, 31
+# A 40,000-vehicle day has ~240,000 deliveries: training on every row of 28 such days took
+# minutes and gigabytes (docs/BENCHMARKS.md). Each training day gives at most this many rows, a
+# uniform sample; smaller fleets train on every row. The holdout day is always used whole.
+MODEL_TRAINING_ROWS_PER_DAY = 10_000
+MODEL_IMPORTANCE_ROWS = 20_000  # holdout rows the permutation importance is measured on
 GATE_BASELINE_RATIO = 0.95  # candidate MAE must be below this share of the dispatcher's MAE

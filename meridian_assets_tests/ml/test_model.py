@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from meridian_assets import thresholds
 from meridian_assets.defs.ml import model as dtm
 
 
@@ -48,3 +49,14 @@ def test_a_candidate_is_measured_against_the_dispatcher_and_the_deployed_model()
         dtm.errors(dtm.predict(deployed, holdout), holdout[dtm.LABEL])["mae"])
     assert metrics["mae"] == pytest.approx(dtm.errors(candidate.predicted, holdout[dtm.LABEL])["mae"])
     assert dtm.evaluate_candidate(train_rows, holdout).metrics["deployed_mae_on_holdout"] is None
+
+
+def test_a_large_training_day_is_sampled_the_same_way_each_run():
+    cap = thresholds.MODEL_TRAINING_ROWS_PER_DAY
+    small = pd.DataFrame({"delivery_id": range(cap)})
+    assert dtm.training_sample(small, "2026-11-02") is small
+    large = pd.DataFrame({"delivery_id": range(3 * cap)})
+    sample = dtm.training_sample(large, "2026-11-02")
+    assert len(sample) == cap and sample["delivery_id"].is_unique
+    assert sample.equals(dtm.training_sample(large, "2026-11-02"))
+    assert not sample.equals(dtm.training_sample(large, "2026-11-03"))

@@ -19,9 +19,13 @@ GATE = "evaluation_gate"
 
 
 def read_ml_days(lake: Lake, day: str) -> pd.DataFrame:
-    """The ml_feature_table partitions of D's training window and holdout that exist (early days have fewer)."""
-    folders = existing_partitions(lake.path, ML_TABLE, TRAINING_WINDOW_AND_HOLDOUT.days(day, day))
-    frames = [pd.read_parquet(f).assign(date=f.name.removeprefix("date=")) for f in folders]
+    """The ml_feature_table partitions of D's training window and holdout that exist (early days
+    have fewer): D whole, each training day as its training sample, read one day at a time."""
+    frames = []
+    for folder in existing_partitions(lake.path, ML_TABLE, TRAINING_WINDOW_AND_HOLDOUT.days(day, day)):
+        date = folder.name.removeprefix("date=")
+        frame = pd.read_parquet(folder).assign(date=date)
+        frames.append(frame if date == day else dtm.training_sample(frame, date))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["date"])
 
 
