@@ -38,9 +38,10 @@ DUCKDB_MEMORY = "1GB"
 
 def duckdb_connection(spill: str | os.PathLike | None = None) -> duckdb.DuckDBPyConnection:
     """DuckDB, the bounded-memory engine of the Python steps over the lake (ingestion, checks)."""
-    return duckdb.connect(config={"memory_limit": DUCKDB_MEMORY, "preserve_insertion_order": False,
-                                  "temp_directory": str(spill or tempfile.gettempdir()),
-                                  "enable_progress_bar": False})  # it writes to stdout: into the run's logs
+    db = duckdb.connect(config={"memory_limit": DUCKDB_MEMORY, "preserve_insertion_order": False,
+                                "temp_directory": str(spill or tempfile.gettempdir())})
+    db.execute("SET enable_progress_bar = false")  # it writes to stdout: into the run's logs
+    return db
 
 
 def parquet(folder: str | os.PathLike, **options: bool) -> str:
