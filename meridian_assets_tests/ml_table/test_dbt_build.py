@@ -8,6 +8,7 @@ departure hours and for later ones. Each test rewrites the same lake folder, so 
 
 from __future__ import annotations
 
+import json
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,7 +19,10 @@ import pyarrow.parquet as pq
 import pytest
 from dbt.cli.main import dbtRunner
 
-from meridian_assets.defs.ml_table.assets import dbt_environment
+from dagster_dbt import DbtCliResource
+
+from meridian_assets.dbt_project import meridian_dbt_project
+from meridian_assets.defs.ml_table.assets import dbt_environment, environment
 
 PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
 
@@ -378,3 +382,16 @@ def test_missing_same_day_feature_partition_fails_naming_it(manifest, paths, lak
     assert not result.success
     errors = " ".join(str(r.message) for r in result.result if r.status == "error")
     assert f"features/customer/date={D}" in errors
+
+
+def test_a_new_window_parses_partially_as_the_asset_runs_dbt(tmp_path):
+    """Through dagster-dbt, with the window in the environment as the asset sets it: dbt reuses
+    the project's partial parse. `--vars` would make it re-parse everything on every run."""
+    dbt = DbtCliResource(project_dir=meridian_dbt_project)
+    window = dbt_environment(NEXT, NEXT, tmp_path / "lake", tmp_path / "out.parquet")
+    for extra, partial in (([], True), (["--vars", json.dumps({"start_date": NEXT})], False)):
+        with environment(window):
+            invocation = dbt.cli(["parse", *extra], target_path=tmp_path / f"target-{partial}")
+        messages = [event.raw_event["info"]["msg"] for event in invocation.stream_raw_events()]
+        assert invocation.is_successful()
+        assert any("Unable to do partial parsing" in m for m in messages) != partial, messages
