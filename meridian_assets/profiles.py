@@ -24,6 +24,7 @@ PROFILE_FILE = "_profile.json"
 VERSION = 1  # raise when a measure changes: older profiles are then measured again
 DAY_MICROS = 86_400_000_000
 
+
 def is_null(column: Column) -> str:
     """pandas' meaning of missing, which the checks always had: a float NaN is missing too."""
     name = f'"{column.name}"'
