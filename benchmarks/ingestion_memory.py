@@ -3,9 +3,8 @@
     python benchmarks/ingestion_memory.py [--vehicles 10000] [--repeats 2]
 
 The synthetic vendor writes one day (a ping a minute over a 15 h shift, part files of 2,000
-vehicles). Each measured run is a fresh process started by a wrapper of its own, so the wrapper's
-`ru_maxrss` of children is that run's peak RSS (DuckDB runs inside it; there are no
-grandchildren): the whole process tree's cost. "streamed" is the asset's
+vehicles). Each measured run is a fresh process (`measure.measured_child`), its whole tree's RSS
+sampled (DuckDB runs inside it). "streamed" is the asset's
 own `ingest_day`; "whole-day pandas" is how ingestion worked before issue 15: every part
 conformed, concatenated into one pandas frame, `drop_duplicates()`, written. The two alternate
 (A B A B) and must land the same number of rows.
@@ -14,21 +13,24 @@ conformed, concatenated into one pandas frame, `drop_duplicates()`, written. The
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from measure import measured_child  # noqa: E402
 DAY = "2026-03-02"
 
 CHILD = r'''
 import json, sys, time
 from pathlib import Path
+sys.path.insert(0, str(Path.cwd().parent))
 import pandas as pd, pyarrow as pa, pyarrow.parquet as pq
 from meridian_assets.contracts import SOURCES
 from meridian_assets.defs.ingestion.assets import ingest_day
@@ -54,7 +56,6 @@ def main() -> None:
     parser.add_argument("--vehicles", type=int, default=10_000)
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
-    sys.path.insert(0, str(ROOT))
     from meridian_assets.synthetic import write_day
 
     results: dict[str, list[dict]] = {"whole-day pandas": [], "streamed": []}
@@ -64,27 +65,14 @@ def main() -> None:
         size = sum(p.stat().st_size for p in (landing / "gps" / DAY).glob("part-*"))
         for _ in range(args.repeats):
             for mode in results:
-                results[mode].append(run_isolated(mode, landing, Path(scratch) / "lake"))
+                results[mode].append(measured_child(CHILD, mode, str(landing), str(Path(scratch) / "lake"), DAY))
     rows = {r["rows"] for runs in results.values() for r in runs}
     assert len(rows) == 1, f"the two ways landed different row counts: {rows}"
     print(f"machine: {platform.node()} {platform.machine()}, Python {platform.python_version()}, {date.today()}")
     print(f"data: {args.vehicles:,} vehicles, {rows.pop():,} pings after deduplication, {size / 1e6:.0f} MB of Parquet")
     print("| ingestion | wall s (median) | peak RSS MiB (max) |\n|---|---|---|")
     for mode, runs in results.items():
-        print(f"| {mode} | {statistics.median(r['seconds'] for r in runs):.1f} | {max(r['peak_mib'] for r in runs):,.0f} |")
-
-
-def run_isolated(mode: str, landing: Path, lake: Path) -> dict:
-    """One run in a wrapper process of its own, whose only child is the measured one."""
-    wrapper = (
-        "import json, resource, subprocess, sys\n"
-        "out = subprocess.run(sys.argv[1:], check=True, capture_output=True, text=True).stdout\n"
-        "print(json.dumps({**json.loads(out.strip().splitlines()[-1]),\n"
-        "                  'peak_mib': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))\n"
-    )
-    out = subprocess.run([sys.executable, "-c", wrapper, sys.executable, "-c", CHILD, mode, str(landing), str(lake), DAY],
-                         check=True, capture_output=True, text=True, cwd=ROOT).stdout
-    return json.loads(out.strip().splitlines()[-1])
+        print(f"| {mode} | {statistics.median(r['seconds'] for r in runs):.1f} | {max(r['peak_rss_bytes'] for r in runs) / 2**20:,.0f} |")
 
 
 if __name__ == "__main__":

@@ -175,7 +175,7 @@ def _violations(contract: Contract, present: set[str]) -> dict[tuple[str, str], 
         name, null = f'"{col.name}"', is_null(col)
         if not col.nullable:
             rules[(col.name, "not_nullable")] = null
-        for check in contract.pandera_schema.columns[col.name].checks:
+        for check in col.checks:  # the pandera checks the schema is built from
             rules[(col.name, check.error or check.name)] = f"NOT {null} AND NOT ({check_sql(check, name)})"
     return rules
 
