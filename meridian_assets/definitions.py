@@ -5,6 +5,7 @@ from pathlib import Path
 import dagster as dg
 
 from meridian_assets.defs import resources
+from meridian_assets.defs.automation.conditions import automation_sensor, with_automation
 from meridian_assets.defs.features.assets import feature_assets
 from meridian_assets.defs.features.checks import feature_checks
 from meridian_assets.defs.ingestion.assets import raw_assets
@@ -36,8 +37,9 @@ def defs() -> dg.Definitions:
     # In process: one process and one SparkSession per run instead of a process (and a JVM)
     # per step (docs/ARCHITECTURE.md). In production each run gets its own pod.
     return dg.Definitions(
-        assets=with_code_references(ASSETS),
+        assets=with_automation(with_code_references(ASSETS)),
         asset_checks=CHECKS,
         resources=resources.from_environment(),
+        sensors=[automation_sensor],
         executor=dg.in_process_executor,
     )

@@ -4,7 +4,7 @@ Blocking checks stop downstream steps only inside one run; schedules, sensors, a
 people start new runs, so training and deployment ask here whether the days they read are fit.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import dagster as dg
 from spark_jobs.layout import days_between
@@ -64,17 +64,23 @@ def _run_days(instance: dg.DagsterInstance, run_id: str) -> set[str]:
 
 
 def upstream_problems(
-    instance: dg.DagsterInstance, graph, asset_key: dg.AssetKey, days: set[str]
+    instance: dg.DagsterInstance, graph, asset_key: dg.AssetKey, days: set[str],
+    in_run: Mapping[dg.AssetKey, set[str]] | None = None,
 ) -> dict[str, list[str]]:
     """Per day, why the ancestors of `asset_key` in `graph` are not fit to use: an ancestor
     not materialized, or a blocking check that failed with ERROR severity or did not run.
     WARN results never count, as inside a run. Days without a problem are absent.
+
+    `in_run` holds the ancestor days that will run before it in the same run: their blocking
+    checks will be judged there, so they are no problem here.
     """
+    in_run = in_run or {}
     problems: dict[str, list[str]] = {}
     for key in sorted(_ancestors(graph, asset_key), key=lambda k: k.to_user_string()):
         name = key.to_user_string()
-        materialized = instance.get_materialized_partitions(key) & days
-        for day in sorted(days - materialized):
+        days_judged = days - in_run.get(key, set())
+        materialized = instance.get_materialized_partitions(key) & days_judged
+        for day in sorted(days_judged - materialized):
             problems.setdefault(day, []).append(f"{name} is not materialized for {day}")
         for check_key in graph.get_check_keys_for_assets({key}):
             if not graph.get_check_spec(check_key).blocking:

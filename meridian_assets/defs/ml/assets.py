@@ -163,6 +163,7 @@ def deployed_model(context: dg.AssetExecutionContext, config: Deployment, lake: 
 def evaluation_gate(context: dg.AssetCheckExecutionContext, lake: Lake) -> dg.AssetCheckResult:
     version = candidate_version(context.instance, context.partition_key)
     metrics = store.load_info(lake.path, version)["metrics"]
+    deployed = store.deployed(lake.path)
     limit = thresholds.GATE_BASELINE_RATIO * metrics["baseline_mae"]
     deployed_mae = metrics["deployed_mae_on_holdout"]
     beats_baseline = metrics["mae"] < limit
@@ -183,6 +184,7 @@ def evaluation_gate(context: dg.AssetCheckExecutionContext, lake: Lake) -> dg.As
             "beats_baseline": beats_baseline,
             "beats_deployed": beats_deployed,
             "version": version,
+            "deployed_version": deployed["version"] if deployed else "none",
         },
     )
 

@@ -1,0 +1,1 @@
+"""Automation: what runs the platform when nobody types a command (sensors, schedule, conditions, alerts)."""

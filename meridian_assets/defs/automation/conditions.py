@@ -1,0 +1,111 @@
+"""Declarative automation: what follows a day's drops without a clock.
+
+Each downstream asset runs when a day it reads was updated, and only while the day's upstream
+is fit: materialized, and no blocking check failed with ERROR severity. That is the guard's
+meaning (`guard.upstream_problems`), asked before the run rather than inside it; Dagster's
+`all_deps_blocking_checks_passed()` would judge every day of a history window (a bad day would
+hold training back for 28 days, where the guard leaves it out) and count WARN results as
+failures. Training and deployment follow only for the newest day of the ml table: a corrected
+old day retrains today's model, and never deploys a model trained on older data.
+"""
+
+import dagster as dg
+from dagster._core.definitions.declarative_automation.operands.subset_automation_condition import (
+    SubsetAutomationCondition,
+)
+
+from meridian_assets.guard import upstream_problems
+
+ML_TABLE = dg.AssetKey("ml_feature_table")
+
+
+def _days(subset) -> set[str]:
+    return set(subset.expensively_compute_partition_keys())
+
+
+def _requested(context: dg.AutomationContext) -> dict[dg.AssetKey, set[str]]:
+    """What this tick already requests: it runs in the same run, before its children."""
+    return {key: _days(subset) for key, subset in context.request_subsets_by_key.items()
+            if isinstance(key, dg.AssetKey)}
+
+
+class UpstreamFit(SubsetAutomationCondition):
+    """The day's ancestors are materialized (or requested this tick) and passed their blocking checks."""
+
+    @property
+    def name(self) -> str:
+        return "upstream_fit"
+
+    @property
+    def description(self) -> str:
+        return "The day's upstream is materialized and no blocking check of it failed (ERROR)"
+
+    def compute_subset(self, context: dg.AutomationContext):
+        days = _days(context.candidate_subset)
+        problems = upstream_problems(context.asset_graph_view.instance, context.asset_graph, context.key, days,
+                                     in_run=_requested(context))
+        return context.candidate_subset.compute_intersection_with_partition_keys(days - problems.keys())
+
+
+class NewestDay(SubsetAutomationCondition):
+    """The newest day the ml table has, or will have after this tick."""
+
+    @property
+    def name(self) -> str:
+        return "newest_day"
+
+    @property
+    def description(self) -> str:
+        return f"The newest day of {ML_TABLE.to_user_string()}"
+
+    def compute_subset(self, context: dg.AutomationContext):
+        days = context.asset_graph_view.instance.get_materialized_partitions(ML_TABLE)
+        days |= _requested(context).get(ML_TABLE, set())
+        newest = {day for day in _days(context.candidate_subset) if day >= max(days, default="")}
+        return context.candidate_subset.compute_intersection_with_partition_keys(newest)
+
+
+def _upstream_ready() -> dg.AutomationCondition:
+    return (
+        ~dg.AutomationCondition.any_deps_in_progress() & ~dg.AutomationCondition.in_progress() & UpstreamFit()
+    )
+
+
+def follows_inputs() -> dg.AutomationCondition:
+    """Requested once after a day it reads was updated (a window's days included: a re-delivered
+    D-1 updates D's features), or while it is missing and its last run did not fail (some
+    assets read only earlier days, so the day's own drops update none of their inputs); only
+    when nothing it reads is running and its upstream is fit. A failed run is not retried
+    here: retries are the step's retry policy, then the nightly schedule's."""
+    missing = dg.AutomationCondition.missing() & ~dg.AutomationCondition.execution_failed()
+    updated = dg.AutomationCondition.any_deps_updated().since_last_handled()
+    return ((missing | updated) & _upstream_ready()).with_label("follows_inputs")
+
+
+def follows_newest_day() -> dg.AutomationCondition:
+    """Training and deployment: after an update, for the newest day only. Not while missing:
+    with too little history training materializes nothing, and would be asked again each tick."""
+    updated = dg.AutomationCondition.any_deps_updated().since_last_handled()
+    return (updated & _upstream_ready() & NewestDay()).with_label("follows_newest_day")
+
+
+# Evaluated in the code location's process: the conditions above run Python of this package.
+automation_sensor = dg.AutomationConditionSensorDefinition(
+    "downstream_automation",
+    target=dg.AssetSelection.all() - dg.AssetSelection.groups("raw_ingestion"),
+    use_user_code_server=True,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=30,
+)
+
+
+CONDITIONS = {"features": follows_inputs, "ml_ready": follows_inputs, "ml": follows_newest_day}
+
+
+def with_automation(assets: list) -> list:
+    """Each downstream asset with its group's condition; raw assets follow the landing sensor."""
+    def automate(spec: dg.AssetSpec) -> dg.AssetSpec:
+        condition = CONDITIONS.get(spec.group_name)
+        return spec.replace_attributes(automation_condition=condition()) if condition else spec
+
+    return dg.map_asset_specs(automate, assets)

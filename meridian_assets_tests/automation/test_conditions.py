@@ -1,0 +1,110 @@
+"""Declarative automation on a real instance: what follows a day's drops, what a failed check holds
+back, and what a good re-delivery heals (the next day's ml table, which reads D-1, included).
+
+Runs are stood in for by the events they would record (materializations and check results), so
+each tick's decisions are tested without Spark.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+
+import dagster as dg
+from dagster._core.events import DagsterEvent, DagsterEventType, StepMaterializationData
+from dagster._core.utils import make_new_run_id
+from meridian_assets.definitions import defs
+
+NOW = datetime.datetime(2026, 11, 11, 0, 30, tzinfo=datetime.timezone.utc)
+RAW = "raw_gps_telemetry", "raw_deliveries", "raw_weather", "raw_traffic", "raw_customers"
+FEATURES = "gps_features", "route_features", "weather_features", "traffic_features", "customer_features"
+ML = "ml_feature_table", "delivery_time_model", "deployed_model"
+GPS_CHECK = "fleet_reporting"
+
+
+class Platform:
+    """An instance, the location's graph and the automation cursor, ticked under a fixed clock."""
+
+    def __init__(self, instance: dg.DagsterInstance):
+        self.defs = defs()
+        self.graph = self.defs.resolve_asset_graph()
+        self.instance = instance
+        self.cursor = None
+
+    def record(self, names, day: str, failed: dict[str, dg.AssetCheckSeverity] | None = None) -> None:
+        """What a run of `names` for `day` records: materializations, then every check's result."""
+        failed = failed or {}
+        run_id = make_new_run_id()  # a check's result is stored once per run and partition
+
+        def report(event_type: DagsterEventType, data) -> None:
+            event = DagsterEvent(event_type_value=event_type.value, event_specific_data=data, job_name="__ASSET_JOB")
+            self.instance.report_dagster_event(event, run_id=run_id)
+
+        for name in names:
+            key = dg.AssetKey(name)
+            report(DagsterEventType.ASSET_MATERIALIZATION,
+                   StepMaterializationData(dg.AssetMaterialization(asset_key=key, partition=day)))
+            for check in self.graph.get_check_keys_for_assets({key}):
+                report(DagsterEventType.ASSET_CHECK_EVALUATION, dg.AssetCheckEvaluation(
+                    asset_key=key, check_name=check.name, partition=day, passed=check.name not in failed,
+                    severity=failed.get(check.name, dg.AssetCheckSeverity.ERROR),
+                ))
+
+    def tick(self) -> dict[str, set[str]]:
+        result = dg.evaluate_automation_conditions(
+            defs=self.defs, instance=self.instance, cursor=self.cursor, evaluation_time=NOW
+        )
+        self.cursor = result.cursor
+        return {key.to_user_string(): result.get_requested_partitions(key)
+                for key in self.graph.get_all_asset_keys() if result.get_num_requested(key)}
+
+
+def requests(spec: dict[tuple[str, ...], set[str]]) -> dict[str, set[str]]:
+    return {name: days for names, days in spec.items() for name in names}
+
+
+@pytest.fixture
+def platform(tmp_path):
+    with dg.DagsterInstance.local_temp(str(tmp_path)) as instance:
+        yield Platform(instance)
+
+
+def test_the_gps_check_is_a_blocking_error_check(platform):
+    spec = platform.graph.get_check_spec(dg.AssetCheckKey(dg.AssetKey("raw_gps_telemetry"), GPS_CHECK))
+    assert spec.blocking
+
+
+def test_a_day_flows_down_is_held_by_a_failed_check_and_healed_by_a_re_delivery(platform):
+    assert platform.tick() == {}, "the first tick only starts the cursor"
+
+    # A good day: everything downstream follows in one tick (one run), training and deployment included.
+    platform.record(RAW, "2026-11-08")
+    assert platform.tick() == requests({(*FEATURES, *ML): {"2026-11-08"}})
+    platform.record((*FEATURES, *ML), "2026-11-08")
+    assert platform.tick() == {}
+
+    # Day 9's GPS fails an ERROR check; day 10 is good but for a WARN, which never holds anything back.
+    platform.record(RAW, "2026-11-09", failed={GPS_CHECK: dg.AssetCheckSeverity.ERROR})
+    platform.record(RAW, "2026-11-10", failed={"hours_complete": dg.AssetCheckSeverity.WARN})
+    assert platform.tick() == requests({
+        FEATURES[1:]: {"2026-11-09", "2026-11-10"},
+        ("gps_features", "ml_feature_table", "delivery_time_model", "deployed_model"): {"2026-11-10"},
+    }), "day 9's GPS features and ml table wait; the model trains on the newest day, leaving day 9 out"
+    platform.record(FEATURES[1:], "2026-11-09")
+    platform.record((*FEATURES, *ML), "2026-11-10")
+    assert platform.tick() == {}, "a failed check stays blocking: nothing asks again"
+
+    # The vendor re-delivers day 9's GPS; it passes.
+    platform.record(["raw_gps_telemetry"], "2026-11-09")
+    assert platform.tick() == requests({
+        ("gps_features",): {"2026-11-09"},
+        ("ml_feature_table",): {"2026-11-09", "2026-11-10"},  # day 10 reads day 9's GPS features
+        ("delivery_time_model", "deployed_model"): {"2026-11-10"},  # today's model now trains on day 9 too
+    })
+
+
+def test_nothing_follows_a_day_whose_drops_are_not_all_in(platform):
+    platform.tick()
+    platform.record(["raw_gps_telemetry"], "2026-11-08")
+    assert platform.tick() == {"gps_features": {"2026-11-08"}}
