@@ -6,6 +6,8 @@ import dagster as dg
 
 from meridian_assets.defs import resources
 from meridian_assets.defs.automation.conditions import automation_sensor, with_automation
+from meridian_assets.defs.automation.landing import landing_sensor
+from meridian_assets.defs.automation.nightly import daily_job, nightly_schedule
 from meridian_assets.defs.features.assets import feature_assets
 from meridian_assets.defs.features.checks import feature_checks
 from meridian_assets.defs.ingestion.assets import raw_assets
@@ -40,6 +42,8 @@ def defs() -> dg.Definitions:
         assets=with_automation(with_code_references(ASSETS)),
         asset_checks=CHECKS,
         resources=resources.from_environment(),
-        sensors=[automation_sensor],
+        jobs=[daily_job],
+        schedules=[nightly_schedule],
+        sensors=[landing_sensor, automation_sensor],
         executor=dg.in_process_executor,
     )

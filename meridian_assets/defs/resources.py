@@ -75,6 +75,24 @@ class LandingZone(dg.ConfigurableResource):
         files = [DropFile(str(p), p.stat().st_size) for p in entries if _is_data_file(p.name)]
         return Drop(str(folder), (folder / SENTINEL).exists(), tuple(files))
 
+    def sentinels(self, source: str) -> dict[str, str]:
+        """Each folder of `source` with a _SUCCESS, and that sentinel's version: a re-delivery
+        writes a new one. Folder names are as found: the caller validates them."""
+        if self.is_s3:
+            bucket, prefix = self._bucket_prefix()
+            source_prefix = "/".join(p for p in (prefix, source) if p) + "/"
+            paginator = self.s3.get_client().get_paginator("list_objects_v2")
+            found = {}
+            for page in paginator.paginate(Bucket=bucket, Prefix=source_prefix):
+                for obj in page.get("Contents", []):
+                    folder, _, name = obj["Key"].removeprefix(source_prefix).rpartition("/")
+                    if name == SENTINEL and folder and "/" not in folder:
+                        found[folder] = f"{obj['LastModified'].isoformat()}:{obj['ETag']}"
+            return found
+        root = Path(self.uri).resolve() / source
+        sentinels = sorted(root.glob(f"*/{SENTINEL}")) if root.is_dir() else []
+        return {path.parent.name: f"{path.stat().st_mtime_ns}:{path.stat().st_ino}" for path in sentinels}
+
     def read_bytes(self, file: DropFile) -> bytes:
         if file.name.startswith("s3://"):
             parsed = urlparse(file.name)

@@ -1,8 +1,7 @@
 """Declarative automation on a real instance: what follows a day's drops, what a failed check holds
 back, and what a good re-delivery heals (the next day's ml table, which reads D-1, included).
 
-Runs are stood in for by the events they would record (materializations and check results), so
-each tick's decisions are tested without Spark.
+Runs are stood in for by the events they would record (`recorded.py`).
 """
 
 from __future__ import annotations
@@ -12,15 +11,10 @@ import datetime
 import pytest
 
 import dagster as dg
-from dagster._core.events import DagsterEvent, DagsterEventType, StepMaterializationData
-from dagster._core.utils import make_new_run_id
 from meridian_assets.definitions import defs
+from meridian_assets_tests.automation.recorded import FEATURES, GPS_CHECK, ML, RAW, record
 
 NOW = datetime.datetime(2026, 11, 11, 0, 30, tzinfo=datetime.timezone.utc)
-RAW = "raw_gps_telemetry", "raw_deliveries", "raw_weather", "raw_traffic", "raw_customers"
-FEATURES = "gps_features", "route_features", "weather_features", "traffic_features", "customer_features"
-ML = "ml_feature_table", "delivery_time_model", "deployed_model"
-GPS_CHECK = "fleet_reporting"
 
 
 class Platform:
@@ -33,23 +27,7 @@ class Platform:
         self.cursor = None
 
     def record(self, names, day: str, failed: dict[str, dg.AssetCheckSeverity] | None = None) -> None:
-        """What a run of `names` for `day` records: materializations, then every check's result."""
-        failed = failed or {}
-        run_id = make_new_run_id()  # a check's result is stored once per run and partition
-
-        def report(event_type: DagsterEventType, data) -> None:
-            event = DagsterEvent(event_type_value=event_type.value, event_specific_data=data, job_name="__ASSET_JOB")
-            self.instance.report_dagster_event(event, run_id=run_id)
-
-        for name in names:
-            key = dg.AssetKey(name)
-            report(DagsterEventType.ASSET_MATERIALIZATION,
-                   StepMaterializationData(dg.AssetMaterialization(asset_key=key, partition=day)))
-            for check in self.graph.get_check_keys_for_assets({key}):
-                report(DagsterEventType.ASSET_CHECK_EVALUATION, dg.AssetCheckEvaluation(
-                    asset_key=key, check_name=check.name, partition=day, passed=check.name not in failed,
-                    severity=failed.get(check.name, dg.AssetCheckSeverity.ERROR),
-                ))
+        record(self.instance, self.graph, names, day, failed)
 
     def tick(self) -> dict[str, set[str]]:
         result = dg.evaluate_automation_conditions(

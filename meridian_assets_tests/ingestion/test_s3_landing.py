@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import dagster as dg
+from meridian_assets.defs.automation.landing import landing_sensor
 from meridian_assets.defs.ingestion.assets import raw_assets
 from meridian_assets.lake import Lake
 from meridian_assets.defs.resources import LandingZone, S3Resource
@@ -99,3 +100,28 @@ def test_s3_drop_without_sentinel_is_not_ingested(s3_endpoint, tmp_path):
     assert not result.success
     message = result.get_step_failure_events()[0].event_specific_data.error.message
     assert "s3://meridian-partial/p/gps/2026-11-01/" in message and "incomplete drop" in message
+
+
+def test_landing_sensor_on_s3_triggers_once_per_delivery(s3_endpoint, tmp_path):
+    """The sentinel's version on S3 is its LastModified and ETag: a re-upload triggers again."""
+    client = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1", **CREDENTIALS)
+    client.create_bucket(Bucket="meridian-sensed")
+    local = tmp_path / "drops"
+    write_day(local, DAY, vehicles=2, seed=5)
+    _upload(client, local, "meridian-sensed", "v")
+    client.put_object(Bucket="meridian-sensed", Key="v/gps/not-a-day/_SUCCESS", Body=b"")
+    landing = LandingZone(uri="s3://meridian-sensed/v", s3=_s3(s3_endpoint))
+    cursor = None
+
+    def tick() -> list[tuple[str, int]]:
+        nonlocal cursor
+        with dg.build_sensor_context(cursor=cursor, resources={"landing": landing}) as context:
+            result = landing_sensor(context)
+        cursor = result.cursor
+        return [(r.partition_key, len(r.asset_selection)) for r in result.run_requests]
+
+    assert tick() == [(DAY, 5)]
+    assert tick() == []
+    time.sleep(1.1)  # LastModified has one-second resolution
+    client.put_object(Bucket="meridian-sensed", Key=f"v/gps/{DAY}/_SUCCESS", Body=b"")
+    assert tick() == [(DAY, 1)]
