@@ -5,7 +5,9 @@ from pathlib import Path
 import dagster as dg
 
 from meridian_assets.defs import resources
+from meridian_assets.defs.automation.alerts import alert_sensors
 from meridian_assets.defs.automation.conditions import automation_sensor, with_automation
+from meridian_assets.defs.automation.freshness import freshness_checks, freshness_sensor
 from meridian_assets.defs.automation.landing import landing_sensor
 from meridian_assets.defs.automation.nightly import daily_job, nightly_schedule
 from meridian_assets.defs.features.assets import feature_assets
@@ -40,10 +42,10 @@ def defs() -> dg.Definitions:
     # per step (docs/ARCHITECTURE.md). In production each run gets its own pod.
     return dg.Definitions(
         assets=with_automation(with_code_references(ASSETS)),
-        asset_checks=CHECKS,
+        asset_checks=[*CHECKS, *freshness_checks],
         resources=resources.from_environment(),
         jobs=[daily_job],
         schedules=[nightly_schedule],
-        sensors=[landing_sensor, automation_sensor],
+        sensors=[landing_sensor, automation_sensor, freshness_sensor, *alert_sensors],
         executor=dg.in_process_executor,
     )

@@ -39,22 +39,22 @@ def check_outcomes(
     of the run's partition range.
     """
     outcomes: dict[str, str] = {}
-    run_days: dict[str, set[str]] = {}
+    days_of_run: dict[str, set[str]] = {}
     for record in instance.event_log_storage.get_asset_check_execution_history(check_key, limit=10_000):
         if record.status.value == "PLANNED":
             continue
         if record.partition is not None:
             covered = {record.partition}
         else:
-            if record.run_id not in run_days:
-                run_days[record.run_id] = _run_days(instance, record.run_id)
-            covered = run_days[record.run_id]
+            if record.run_id not in days_of_run:
+                days_of_run[record.run_id] = run_days(instance, record.run_id)
+            covered = days_of_run[record.run_id]
         for day in covered & days:
             outcomes.setdefault(day, _verdict(record))
     return outcomes
 
 
-def _run_days(instance: dg.DagsterInstance, run_id: str) -> set[str]:
+def run_days(instance: dg.DagsterInstance, run_id: str) -> set[str]:
     run = instance.get_run_by_id(run_id)
     tags = run.tags if run else {}
     if "dagster/partition" in tags:

@@ -34,6 +34,12 @@ class DropFile:
 
 
 @dataclass(frozen=True)
+class Sentinel:
+    version: str  # changes with each delivery of the day
+    written: float  # POSIX seconds
+
+
+@dataclass(frozen=True)
 class Drop:
     location: str
     complete: bool  # the _SUCCESS sentinel exists
@@ -75,7 +81,7 @@ class LandingZone(dg.ConfigurableResource):
         files = [DropFile(str(p), p.stat().st_size) for p in entries if _is_data_file(p.name)]
         return Drop(str(folder), (folder / SENTINEL).exists(), tuple(files))
 
-    def sentinels(self, source: str) -> dict[str, str]:
+    def sentinels(self, source: str) -> dict[str, Sentinel]:
         """Each folder of `source` with a _SUCCESS, and that sentinel's version: a re-delivery
         writes a new one. Folder names are as found: the caller validates them."""
         if self.is_s3:
@@ -87,11 +93,15 @@ class LandingZone(dg.ConfigurableResource):
                 for obj in page.get("Contents", []):
                     folder, _, name = obj["Key"].removeprefix(source_prefix).rpartition("/")
                     if name == SENTINEL and folder and "/" not in folder:
-                        found[folder] = f"{obj['LastModified'].isoformat()}:{obj['ETag']}"
+                        written = obj["LastModified"]
+                        found[folder] = Sentinel(f"{written.isoformat()}:{obj['ETag']}", written.timestamp())
             return found
         root = Path(self.uri).resolve() / source
-        sentinels = sorted(root.glob(f"*/{SENTINEL}")) if root.is_dir() else []
-        return {path.parent.name: f"{path.stat().st_mtime_ns}:{path.stat().st_ino}" for path in sentinels}
+        found = {}
+        for path in sorted(root.glob(f"*/{SENTINEL}")) if root.is_dir() else []:
+            stat = path.stat()
+            found[path.parent.name] = Sentinel(f"{stat.st_mtime_ns}:{stat.st_ino}", stat.st_mtime)
+        return found
 
     def read_bytes(self, file: DropFile) -> bytes:
         if file.name.startswith("s3://"):

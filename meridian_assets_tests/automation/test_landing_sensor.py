@@ -12,9 +12,10 @@ import pytest
 import dagster as dg
 from meridian_assets.defs.automation.landing import landing_sensor
 from meridian_assets.defs.resources import SENTINEL, LandingZone, S3Resource
+from meridian_assets.definitions import defs
 from meridian_assets.synthetic import write_day
+from meridian_assets_tests.automation.recorded import RAW, record
 
-RAW = {"raw_gps_telemetry", "raw_deliveries", "raw_weather", "raw_traffic", "raw_customers"}
 NOT_DAYS = ["not-a-date", "2023-12-31", "2026-02-30", "2999-01-01", "2026-11-1"]
 
 
@@ -55,12 +56,12 @@ def redeliver(landing: Path, source: str, day: str) -> None:
 def test_each_delivery_triggers_its_day_once(sensor):
     landing = Path(sensor.landing.uri)
     write_day(landing, "2026-11-08", vehicles=3, seed=11)
-    assert sensor.tick() == [("2026-11-08", RAW)]
+    assert sensor.tick() == [("2026-11-08", set(RAW))]
     assert sensor.tick() == [], "the same sentinels trigger nothing"
 
     write_day(landing, "2026-11-09", vehicles=3, seed=11)
     (landing / "weather" / "2026-11-09" / SENTINEL).unlink()  # still arriving
-    assert sensor.tick() == [("2026-11-09", RAW - {"raw_weather"})]
+    assert sensor.tick() == [("2026-11-09", set(RAW) - {"raw_weather"})]
     (landing / "weather" / "2026-11-09" / SENTINEL).touch()
     assert sensor.tick() == [("2026-11-09", {"raw_weather"})]
 
@@ -94,3 +95,15 @@ def test_run_requests_name_the_delivery(sensor):
         second = landing_sensor(context).run_requests[0]
     assert first.run_key.startswith("2026-11-08:") and first.run_key != second.run_key
     assert first.tags["meridian/trigger"] == "landing"
+
+
+def test_a_first_tick_over_history_asks_only_for_what_is_not_in(sensor):
+    """Started over a landing zone whose days were ingested (by `make run`, or before a lost
+    cursor), the sensor asks only for deliveries newer than their raw partition."""
+    landing = Path(sensor.landing.uri)
+    for day in ("2026-11-07", "2026-11-08"):
+        write_day(landing, day, vehicles=3, seed=11)
+    graph = defs().resolve_asset_graph()
+    record(sensor.instance, graph, RAW, "2026-11-07")
+    redeliver(landing, "gps", "2026-11-07")  # after the ingestion: new
+    assert sorted(sensor.tick()) == [("2026-11-07", {"raw_gps_telemetry"}), ("2026-11-08", set(RAW))]

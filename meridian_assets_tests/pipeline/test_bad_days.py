@@ -21,77 +21,16 @@ import pyarrow.parquet as pq
 import pytest
 
 import dagster as dg
-from meridian_assets.definitions import ASSETS, CHECKS, defs
+from meridian_assets.definitions import defs
 from meridian_assets import cli
 from meridian_assets.defs.ml import model as dtm
 from meridian_assets.defs.ml import store
 from meridian_assets.defs.ml.assets import candidate_version
-from meridian_assets.lake import Lake
-from meridian_assets.defs.resources import LandingZone, S3Resource, spark_resource
 from meridian_assets.guard import FAILED, FORCE_TAG, PASSED, check_outcomes
 from meridian_assets.synthetic import write_day
-from spark_jobs.layout import days_between
-
-GOOD = days_between("2026-11-01", "2026-11-08")
-BAD_DAY = "2026-11-09"
-NEXT_DAY = "2026-11-10"
-# Not the vendor's defaults: another fleet size and seed, and one day of GPS as csv.gz.
-VEHICLES, SEED = 60, 23
-CSV_DAY = GOOD[2]
-MODEL = dg.AssetKey("delivery_time_model")
-
-
-def resources(root: Path) -> dict:
-    definitions = defs()
-    return {
-        **definitions.resources,
-        "landing": LandingZone(uri=str(root / "landing"), s3=S3Resource()),
-        "lake": Lake(root=str(root / "lake")),
-        "pyspark": spark_resource("local[2]"),
-    }
-
-
-def run(root: Path, instance: dg.DagsterInstance, *, day: str | None = None, select=None, tags=None):
-    return dg.materialize(
-        [*ASSETS, *CHECKS], selection=select, partition_key=day, instance=instance, resources=resources(root),
-        tags=tags or {}, raise_on_error=False,
-    )
-
-
-def step_failures(result) -> list[str]:
-    return [e.event_specific_data.error.message for e in result.get_step_failure_events()]
-
-
-@pytest.fixture(scope="module")
-def good_history(tmp_path_factory, spark):
-    """Eight good days from an empty instance and lake, each run with every asset selected."""
-    root = tmp_path_factory.mktemp("history")
-    for day in [*GOOD, BAD_DAY, NEXT_DAY]:
-        write_day(root / "landing", day, vehicles=VEHICLES, seed=SEED,
-                  gps_format="csv.gz" if day == CSV_DAY else "parquet")
-    (root / "dagster_home").mkdir()
-    instance = dg.DagsterInstance.local_temp(str(root / "dagster_home"))
-    for day in GOOD:
-        result = run(root, instance, day=day)
-        # A day may stop only at the gate (a candidate no better than the deployed model).
-        assert result.success or gate_outcome(instance, day) == FAILED, (day, step_failures(result))
-    assert store.deployed(root / "lake"), "eight good days from nothing end with a deployed model"
-    instance.dispose()
-    return root
-
-
-@pytest.fixture()
-def history(good_history, tmp_path):
-    """A private copy of the eight good days (lake, landing and Dagster instance)."""
-    root = tmp_path / "copy"
-    shutil.copytree(good_history, root)
-    instance = dg.DagsterInstance.local_temp(str(root / "dagster_home"))
-    yield root, instance
-    instance.dispose()
-
-
-def gate_outcome(instance, day: str) -> str | None:
-    return check_outcomes(instance, dg.AssetCheckKey(MODEL, "evaluation_gate"), {day}).get(day)
+from meridian_assets_tests.pipeline.story import (
+    BAD_DAY, GOOD, MODEL, NEXT_DAY, SEED, VEHICLES, gate_outcome, run, step_failures,
+)
 
 
 def rewrite_gps(root: Path, day: str, change) -> None:

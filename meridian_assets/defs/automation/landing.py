@@ -12,26 +12,42 @@ import json
 
 import dagster as dg
 from meridian_assets.contracts import SOURCES
-from meridian_assets.defs.resources import LandingZone
+from meridian_assets.defs.resources import LandingZone, Sentinel
 from meridian_assets.partitions import not_a_partition
 
 TRIGGER_TAG = "meridian/trigger"
 
 
-def new_deliveries(landing: LandingZone, seen: dict[str, dict[str, str]]) -> tuple[dict, dict, list[str]]:
+def ingested_after(instance: dg.DagsterInstance, source: str, day: str, sentinel: Sentinel) -> bool:
+    """The day's raw partition was written after this sentinel: the delivery is in already (the
+    first tick over a landing zone with history, or a lost cursor)."""
+    key = dg.AssetKey(SOURCES[source].asset_name)
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=key, asset_partitions=[day]), limit=1
+    ).records
+    return bool(records) and records[0].timestamp >= sentinel.written
+
+
+def new_deliveries(
+    landing: LandingZone, instance: dg.DagsterInstance, seen: dict[str, dict[str, str]]
+) -> tuple[dict, dict, list[str]]:
     """Per day, the sources whose sentinel is new or newer than in `seen`; the updated `seen`;
     and the folders that are not partitions (with why)."""
     days: dict[str, dict[str, str]] = {}
     skipped = []
     updated = {source: dict(versions) for source, versions in seen.items()}
     for source in SOURCES:
-        for folder, version in sorted(landing.sentinels(source).items()):
+        known = seen.get(source, {})
+        for folder, sentinel in sorted(landing.sentinels(source).items()):
             problem = not_a_partition(folder)
             if problem:
                 skipped.append(f"{source}/{folder}: {problem}")
-            elif seen.get(source, {}).get(folder) != version:
-                days.setdefault(folder, {})[source] = version
-                updated.setdefault(source, {})[folder] = version
+                continue
+            if known.get(folder) == sentinel.version:
+                continue
+            if folder in known or not ingested_after(instance, source, folder, sentinel):
+                days.setdefault(folder, {})[source] = sentinel.version
+            updated.setdefault(source, {})[folder] = sentinel.version
     return days, updated, skipped
 
 
@@ -44,7 +60,7 @@ def new_deliveries(landing: LandingZone, seen: dict[str, dict[str, str]]) -> tup
 )
 def landing_sensor(context: dg.SensorEvaluationContext, landing: LandingZone) -> dg.SensorResult:
     cursor = json.loads(context.cursor) if context.cursor else {"seen": {}, "skipped": []}
-    days, seen, skipped = new_deliveries(landing, cursor["seen"])
+    days, seen, skipped = new_deliveries(landing, context.instance, cursor["seen"])
     for line in sorted(set(skipped) - set(cursor["skipped"])):
         context.log.warning(f"skipped landing folder {line}")
     requests = []

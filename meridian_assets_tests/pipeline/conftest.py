@@ -1,0 +1,44 @@
+"""The eight good days, built once for every test of the story (bad days, the daemon)."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+import dagster as dg
+from meridian_assets.defs.ml import store
+from meridian_assets.guard import FAILED
+from meridian_assets.synthetic import write_day
+from meridian_assets_tests.pipeline.story import (
+    BAD_DAY, CSV_DAY, GOOD, NEXT_DAY, SEED, VEHICLES, gate_outcome, run, step_failures,
+)
+
+
+@pytest.fixture(scope="session")
+def good_history(tmp_path_factory, spark):
+    """Eight good days from an empty instance and lake, each run with every asset selected."""
+    root = tmp_path_factory.mktemp("history")
+    for day in [*GOOD, BAD_DAY, NEXT_DAY]:
+        write_day(root / "landing", day, vehicles=VEHICLES, seed=SEED,
+                  gps_format="csv.gz" if day == CSV_DAY else "parquet")
+    (root / "dagster_home").mkdir()
+    instance = dg.DagsterInstance.local_temp(str(root / "dagster_home"))
+    for day in GOOD:
+        result = run(root, instance, day=day)
+        # A day may stop only at the gate (a candidate no better than the deployed model).
+        assert result.success or gate_outcome(instance, day) == FAILED, (day, step_failures(result))
+    assert store.deployed(root / "lake"), "eight good days from nothing end with a deployed model"
+    instance.dispose()
+    return root
+
+
+@pytest.fixture()
+def history(good_history, tmp_path):
+    """A private copy of the eight good days (lake, landing and Dagster instance)."""
+    root = tmp_path / "copy"
+    shutil.copytree(good_history, root)
+    instance = dg.DagsterInstance.local_temp(str(root / "dagster_home"))
+    yield root, instance
+    instance.dispose()
+

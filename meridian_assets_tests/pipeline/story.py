@@ -1,0 +1,47 @@
+"""The story's shared ground: eight good days from an empty instance and lake (60 vehicles,
+another seed than the vendor's default, one GPS day as csv.gz), and how a test runs a day."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+from meridian_assets.definitions import ASSETS, CHECKS, defs
+from meridian_assets.defs.resources import LandingZone, S3Resource, spark_resource
+from meridian_assets.guard import check_outcomes
+from meridian_assets.lake import Lake
+from spark_jobs.layout import days_between
+
+GOOD = days_between("2026-11-01", "2026-11-08")
+BAD_DAY = "2026-11-09"
+NEXT_DAY = "2026-11-10"
+# Not the vendor's defaults: another fleet size and seed, and one day of GPS as csv.gz.
+VEHICLES, SEED = 60, 23
+CSV_DAY = GOOD[2]
+MODEL = dg.AssetKey("delivery_time_model")
+
+
+def resources(root: Path) -> dict:
+    definitions = defs()
+    return {
+        **definitions.resources,
+        "landing": LandingZone(uri=str(root / "landing"), s3=S3Resource()),
+        "lake": Lake(root=str(root / "lake")),
+        "pyspark": spark_resource("local[2]"),
+    }
+
+
+def run(root: Path, instance: dg.DagsterInstance, *, day: str | None = None, select=None, tags=None):
+    return dg.materialize(
+        [*ASSETS, *CHECKS], selection=select, partition_key=day, instance=instance, resources=resources(root),
+        tags=tags or {}, raise_on_error=False,
+    )
+
+
+def step_failures(result) -> list[str]:
+    return [e.event_specific_data.error.message for e in result.get_step_failure_events()]
+
+
+def gate_outcome(instance, day: str) -> str | None:
+    return check_outcomes(instance, dg.AssetCheckKey(MODEL, "evaluation_gate"), {day}).get(day)
+
