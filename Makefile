@@ -42,7 +42,7 @@ run: install $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml
 	$(PY) -m meridian_assets.synthetic $(MERIDIAN_LANDING) $(DEMO_START) $(DEMO_END) --vehicles $(VEHICLES)
 	@echo "materializing every asset day by day (logs: $(DAGSTER_HOME)/run-DAY.log)"
 	for day in $$($(PY) -m meridian_assets.cli days $(DEMO_START) $(DEMO_END)); do \
-	  $(VENV)/bin/dg launch --assets '*' --partition $$day \
+	  $(VENV)/bin/dg launch --job daily_pipeline --partition $$day \
 	    > $(DAGSTER_HOME)/run-$$day.log 2>&1 \
 	    && echo "  $$day: ok" || echo "  $$day: stopped by a failed check or step (see the summary; log $(DAGSTER_HOME)/run-$$day.log)"; \
 	done

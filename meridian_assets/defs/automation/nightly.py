@@ -10,20 +10,13 @@ runs the scheduler across six missed nights).
 
 import dagster as dg
 from meridian_assets.contracts import SOURCES
+from meridian_assets.defs.automation.jobs import daily_job
 from meridian_assets.defs.automation.landing import TRIGGER_TAG
 from meridian_assets.defs.resources import LandingZone
 from meridian_assets.guard import upstream_problems
 from spark_jobs.layout import shift_day
 
 NIGHTLY_CRON = "0 1 * * *"
-
-# Every asset of the location, by day: the job the schedule, backfills and people launch.
-daily_job = dg.define_asset_job(
-    "daily_pipeline",
-    selection=dg.AssetSelection.all(),
-    description="Every asset of one day (or, as a backfill, of each day of a range), from the drops "
-    "to the deployed model.",
-)
 
 RAW_SOURCES = {dg.AssetKey(c.asset_name): c.name for c in SOURCES.values()}
 ACTIVE = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
