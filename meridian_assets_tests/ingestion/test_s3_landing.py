@@ -111,11 +111,12 @@ def test_landing_sensor_on_s3_triggers_once_per_delivery(s3_endpoint, tmp_path):
     _upload(client, local, "meridian-sensed", "v")
     client.put_object(Bucket="meridian-sensed", Key="v/gps/not-a-day/_SUCCESS", Body=b"")
     landing = LandingZone(uri="s3://meridian-sensed/v", s3=_s3(s3_endpoint))
+    instance = dg.DagsterInstance.ephemeral()
     cursor = None
 
     def tick() -> list[tuple[str, int]]:
         nonlocal cursor
-        with dg.build_sensor_context(cursor=cursor, resources={"landing": landing}) as context:
+        with dg.build_sensor_context(instance=instance, cursor=cursor, resources={"landing": landing}) as context:
             result = landing_sensor(context)
         cursor = result.cursor
         return [(r.partition_key, len(r.asset_selection)) for r in result.run_requests]
