@@ -86,6 +86,15 @@ def test_every_check_is_described_and_the_gates_block():
         assert (asset, "contract") in checks, asset
 
 
+def test_every_check_judges_partitions_but_freshness_which_judges_the_clock():
+    """A check without partitioning shows no partition in the UI's checks tab (dbt tests had none)."""
+    graph = defs().resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        for check_key in graph.get_check_keys_for_assets({key}):
+            spec = graph.get_check_spec(check_key)
+            assert (spec.partitions_def == daily_partitions) == (check_key.name != "freshness_check"), check_key
+
+
 def test_resources_default_to_the_embedded_setup(monkeypatch):
     for name in ("MERIDIAN_LANDING", "MERIDIAN_LAKE", "MERIDIAN_SPARK_MASTER", "MERIDIAN_S3_ENDPOINT_URL"):
         monkeypatch.delenv(name, raising=False)

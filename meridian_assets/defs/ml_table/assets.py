@@ -47,10 +47,9 @@ class MeridianDbtTranslator(DagsterDbtTranslator):
         spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
         if spec is None:
             return None
-        return dg.AssetCheckSpec(
-            spec.name, asset=spec.asset_key, description=describe_dbt_test(manifest["nodes"][unique_id]),
-            additional_deps=spec.additional_deps, blocking=spec.blocking, metadata=spec.metadata,
-        )
+        # Partitioned like the model they test: each result lands on the partitions the build judged.
+        return spec._replace(description=describe_dbt_test(manifest["nodes"][unique_id]),
+                             partitions_def=daily_partitions)
 
 
 def describe_dbt_test(node: Mapping[str, Any]) -> str:
