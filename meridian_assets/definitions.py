@@ -13,7 +13,8 @@ from meridian_assets.defs.automation.jobs import backfill_job, daily_job
 from meridian_assets.defs.automation.nightly import nightly_schedule
 from meridian_assets.defs.features.assets import feature_assets
 from meridian_assets.defs.features.checks import feature_checks
-from meridian_assets.defs.ingestion.assets import raw_assets
+from meridian_assets.contracts import SOURCES
+from meridian_assets.defs.ingestion.assets import landing_drop, raw_assets
 from meridian_assets.defs.ingestion.checks import raw_checks
 from meridian_assets.defs.ml.assets import ml_assets, ml_checks
 from meridian_assets.defs.ml_table.assets import ml_table_dbt_assets
@@ -42,7 +43,7 @@ def defs() -> dg.Definitions:
     # In process: one process and one SparkSession per run instead of a process (and a JVM)
     # per step (docs/ARCHITECTURE.md). In production each run gets its own pod.
     return dg.Definitions(
-        assets=with_automation(with_code_references(ASSETS)),
+        assets=[*(landing_drop(c) for c in SOURCES.values()), *with_automation(with_code_references(ASSETS))],
         asset_checks=[*CHECKS, *freshness_checks],
         resources=resources.from_environment(),
         jobs=[daily_job, backfill_job],

@@ -125,11 +125,12 @@ def require_upstream_checks(context: dg.AssetExecutionContext, history: Iterable
 
 
 def _ancestors(graph, key: dg.AssetKey) -> set[dg.AssetKey]:
+    """The materializable ancestors: the landing drops upstream are written by vendors, never here."""
     seen: set[dg.AssetKey] = set()
     frontier = [key]
     while frontier:
         for parent in graph.get(frontier.pop()).parent_keys:
-            if parent not in seen and graph.has(parent):
+            if parent not in seen and graph.has(parent) and graph.get(parent).is_materializable:
                 seen.add(parent)
                 frontier.append(parent)
     return seen

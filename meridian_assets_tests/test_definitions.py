@@ -9,6 +9,7 @@ from meridian_assets.defs.ml_table.assets import dbt_environment
 from meridian_assets.partitions import daily_partitions
 
 GROUPS = {
+    "landing": {"landing/gps", "landing/deliveries", "landing/weather", "landing/traffic", "landing/customers"},
     "raw_ingestion": {"raw_gps_telemetry", "raw_deliveries", "raw_weather", "raw_traffic", "raw_customers"},
     "features": {"gps_features", "route_features", "weather_features", "traffic_features", "customer_features"},
     "ml_ready": {"ml_feature_table"},
@@ -17,6 +18,11 @@ GROUPS = {
 
 # (upstream, downstream, partition window relative to D)
 EDGES = {
+    ("landing/gps", "raw_gps_telemetry", "D"),
+    ("landing/deliveries", "raw_deliveries", "D"),
+    ("landing/weather", "raw_weather", "D"),
+    ("landing/traffic", "raw_traffic", "D"),
+    ("landing/customers", "raw_customers", "D"),
     ("raw_gps_telemetry", "gps_features", "D"),
     ("raw_deliveries", "route_features", "D-7..D"),
     ("raw_weather", "weather_features", "D-1..D"),
@@ -122,9 +128,17 @@ def test_dbt_environment_carries_the_partition_window():
     }
 
 
+def test_the_landing_drops_stand_upstream_as_the_vendors_write_them(monkeypatch):
+    monkeypatch.setenv("MERIDIAN_LANDING", "s3://meridian-drops/vendor")
+    node = defs().resolve_asset_graph().get(dg.AssetKey(["landing", "gps"]))
+    assert not node.is_materializable
+    assert node.kinds == {"s3"} and node.metadata["dagster/uri"] == "s3://meridian-drops/vendor/gps"
+    assert "CONTRACT.md" in node.description
+
+
 def test_every_asset_links_its_code_and_python_assets_version_it():
     graph = defs().resolve_asset_graph()
-    for key in graph.get_all_asset_keys():
+    for key in graph.materializable_asset_keys:
         node = graph.get(key)
         assert node.code_version, key  # dagster-dbt versions the model from its SQL
         (reference,) = node.metadata["dagster/code_references"].code_references

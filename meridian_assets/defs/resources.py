@@ -24,6 +24,7 @@ from meridian_assets.lake import Lake
 from spark_jobs.session import SPARK_DEFAULTS
 
 DROP_PATTERNS = (".parquet", ".csv", ".csv.gz")
+LANDING_DEFAULT = "./data/landing"
 SENTINEL = "_SUCCESS"
 
 
@@ -132,11 +133,16 @@ def spark_resource(master: str | dg.EnvVar | None) -> LazyPySparkResource:
     return LazyPySparkResource(spark_config={**SPARK_DEFAULTS, "spark.master": master})
 
 
+def landing_uri() -> str:
+    """Where the landing zone is, for the lineage's landing drops (the resource reads the same)."""
+    return os.environ.get("MERIDIAN_LANDING", LANDING_DEFAULT)
+
+
 def from_environment() -> dict:
     """The resources of the code location, read when definitions load (never at import)."""
     return {
         "landing": LandingZone(
-            uri=_env("MERIDIAN_LANDING", "./data/landing"),
+            uri=_env("MERIDIAN_LANDING", LANDING_DEFAULT),
             s3=S3Resource(
                 endpoint_url=_env("MERIDIAN_S3_ENDPOINT_URL", None),
                 region_name=_env("AWS_REGION", "us-east-1"),

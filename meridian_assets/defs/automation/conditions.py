@@ -89,17 +89,17 @@ def follows_newest_day() -> dg.AutomationCondition:
     return (updated & _upstream_ready() & NewestDay()).with_label("follows_newest_day")
 
 
+CONDITIONS = {"features": follows_inputs, "ml_ready": follows_inputs, "ml": follows_newest_day}
+
+
 # Evaluated in the code location's process: the conditions above run Python of this package.
 automation_sensor = dg.AutomationConditionSensorDefinition(
     "downstream_automation",
-    target=dg.AssetSelection.all() - dg.AssetSelection.groups("raw_ingestion"),
+    target=dg.AssetSelection.groups(*CONDITIONS),
     use_user_code_server=True,
     default_status=dg.DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=30,
 )
-
-
-CONDITIONS = {"features": follows_inputs, "ml_ready": follows_inputs, "ml": follows_newest_day}
 
 
 def with_automation(assets: list) -> list:

@@ -25,7 +25,8 @@ ACTIVE = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.Dagste
 
 def outstanding(instance: dg.DagsterInstance, graph, day: str, landing: LandingZone) -> tuple[list, list[str]]:
     """The assets of `day` to run now, and why the others missing are not run."""
-    missing = [key for key in graph.toposorted_asset_keys if day not in instance.get_materialized_partitions(key)]
+    missing = [key for key in graph.toposorted_asset_keys
+               if graph.get(key).is_materializable and day not in instance.get_materialized_partitions(key)]
     incomplete = {k for k in missing if k in RAW_SOURCES and not landing.drop(RAW_SOURCES[k], day).complete}
     waiting = [f"the {RAW_SOURCES[k]} drop has no _SUCCESS yet" for k in incomplete]
     runnable = [k for k in missing if k not in incomplete]

@@ -10,7 +10,7 @@ from meridian_assets.contracts import SOURCES, Contract
 from meridian_assets.code import source_version
 from meridian_assets.defs.ingestion import drops
 from meridian_assets.defs.ingestion.drops import DropError, read_file, write_deduplicated
-from meridian_assets.defs.resources import LandingZone
+from meridian_assets.defs.resources import LandingZone, landing_uri
 from meridian_assets.lake import Lake
 from meridian_assets.lake import RAW_TABLES, scratch_dir, staged_partition, written_metadata
 from meridian_assets.partitions import daily_partitions
@@ -52,6 +52,27 @@ def _metadata(table: str, lake: Lake, days: dict[str, dict]) -> dict:
     return {**written, "files": dg.MetadataValue.json({d: m["files"] for d, m in days.items()})}
 
 
+def landing_key(contract: Contract) -> dg.AssetKey:
+    return dg.AssetKey(["landing", contract.name])
+
+
+def landing_drop(contract: Contract) -> dg.AssetSpec:
+    """Where the data comes from, in the lineage: the vendor's drop, written outside the platform.
+    Its kind and address follow the configured landing zone, read when definitions load."""
+    uri = landing_uri()
+    return dg.AssetSpec(
+        key=landing_key(contract),
+        description=f"The `{contract.name}` vendor drop: `{contract.name}/YYYY-MM-DD/part-*` files and a "
+        "`_SUCCESS` sentinel written last, in the landing zone, as shared/CONTRACT.md defines. Written by "
+        "the vendor; the landing sensor starts its ingestion.",
+        group_name="landing",
+        partitions_def=daily_partitions,
+        kinds={"s3" if uri.startswith("s3://") else "folder"},
+        owners=["team:data-platform"],
+        metadata={"dagster/uri": f"{uri.rstrip('/')}/{contract.name}", "contract": "shared/CONTRACT.md"},
+    )
+
+
 def build_raw_asset(contract: Contract) -> dg.AssetsDefinition:
     @dg.asset(
         name=contract.asset_name,
@@ -59,6 +80,7 @@ def build_raw_asset(contract: Contract) -> dg.AssetsDefinition:
         "once its _SUCCESS sentinel exists; one Parquet partition per UTC day.",
         group_name="raw_ingestion",
         partitions_def=daily_partitions,
+        deps=[landing_key(contract)],
         backfill_policy=dg.BackfillPolicy.single_run(),
         retry_policy=INGEST_RETRY,
         kinds={"python", "parquet"},
