@@ -16,6 +16,7 @@ export MERIDIAN_LAKE ?= $(CURDIR)/data/lake
 DEMO_START ?= 2026-11-01
 DEMO_END ?= 2026-11-10
 VEHICLES ?= 200
+DEV_PORT ?= 3000
 MANIFEST := dbt_project/target/manifest.json
 
 .PHONY: install run dev test bench manifest clean
@@ -48,8 +49,10 @@ run: install $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml
 	done
 	$(PY) -m meridian_assets.cli status $(DEMO_START) $(DEMO_END) --require-deployed
 
+# Webserver and daemon: sensors, automation and the schedule run; alerts link runs on this port.
 dev: install $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml
-	$(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+	MERIDIAN_UI_URL=$${MERIDIAN_UI_URL:-http://127.0.0.1:$(DEV_PORT)} \
+	  $(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(DEV_PORT)
 
 # pytest parses the dbt project once (conftest.py); dg check defs then loads the location with it.
 test: install $(DAGSTER_HOME)/dagster.yaml

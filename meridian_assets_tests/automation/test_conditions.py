@@ -73,16 +73,28 @@ def test_a_day_flows_down_is_held_by_a_failed_check_and_healed_by_a_re_delivery(
     platform.record((*FEATURES, *ML), "2026-11-10")
     assert platform.tick() == {}, "a failed check stays blocking: nothing asks again"
 
-    # The vendor re-delivers day 9's GPS; it passes.
+    # The vendor re-delivers day 9's GPS; it passes. Day 9 follows in one run; what reads day 9
+    # from another day waits for it, not to read it half rebuilt, then follows.
     platform.record(["raw_gps_telemetry"], "2026-11-09")
-    assert platform.tick() == requests({
-        ("gps_features",): {"2026-11-09"},
-        ("ml_feature_table",): {"2026-11-09", "2026-11-10"},  # day 10 reads day 9's GPS features
-        ("delivery_time_model", "deployed_model"): {"2026-11-10"},  # today's model now trains on day 9 too
-    })
+    assert platform.tick() == requests({("gps_features", "ml_feature_table"): {"2026-11-09"}})
+    platform.record(("gps_features", "ml_feature_table"), "2026-11-09")
+    # Day 10's ml table reads day 9's GPS features; today's model now trains on day 9 too.
+    assert platform.tick() == requests({ML: {"2026-11-10"}})
 
 
 def test_nothing_follows_a_day_whose_drops_are_not_all_in(platform):
     platform.tick()
     platform.record(["raw_gps_telemetry"], "2026-11-08")
     assert platform.tick() == {"gps_features": {"2026-11-08"}}
+
+
+def test_days_delivered_together_follow_in_order_never_reading_a_day_being_built(platform):
+    """A day reads the one before (GPS features at D-1, training on D-28..D-1): while that day is
+    requested in the same tick, it would run beside it in another run; it waits one tick."""
+    platform.tick()
+    platform.record(RAW, "2026-11-08")
+    platform.record(RAW, "2026-11-09")
+    assert platform.tick() == requests({FEATURES: {"2026-11-08", "2026-11-09"}, ML: {"2026-11-08"}})
+    platform.record((*FEATURES, *ML), "2026-11-08")
+    platform.record(FEATURES, "2026-11-09")
+    assert platform.tick() == requests({ML: {"2026-11-09"}})

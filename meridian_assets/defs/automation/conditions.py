@@ -47,6 +47,30 @@ class UpstreamFit(SubsetAutomationCondition):
         return context.candidate_subset.compute_intersection_with_partition_keys(days - problems.keys())
 
 
+class WindowSettled(SubsetAutomationCondition):
+    """No other day it reads is requested this tick: that day would run in another run, at the
+    same time, and this one would read it half rebuilt. It follows once that day is updated."""
+
+    @property
+    def name(self) -> str:
+        return "window_settled"
+
+    @property
+    def description(self) -> str:
+        return "No earlier day it reads is requested in this tick"
+
+    def compute_subset(self, context: dg.AutomationContext):
+        requested = _requested(context)
+        parents = context.asset_graph.get(context.key).parent_keys
+        settled = set()
+        for day in _days(context.candidate_subset):
+            one_day = context.candidate_subset.compute_intersection_with_partition_keys({day})
+            if not any((_days(one_day.compute_parent_subset(parent)) - {day}) & requested.get(parent, set())
+                       for parent in parents):
+                settled.add(day)
+        return context.candidate_subset.compute_intersection_with_partition_keys(settled)
+
+
 class NewestDay(SubsetAutomationCondition):
     """The newest day the ml table has, or will have after this tick."""
 
@@ -68,6 +92,7 @@ class NewestDay(SubsetAutomationCondition):
 def _upstream_ready() -> dg.AutomationCondition:
     return (
         ~dg.AutomationCondition.any_deps_in_progress() & ~dg.AutomationCondition.in_progress() & UpstreamFit()
+        & WindowSettled()
     )
 
 
