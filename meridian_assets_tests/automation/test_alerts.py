@@ -191,14 +191,14 @@ def test_a_held_model_is_one_notice_and_no_failure(tmp_path, instance, watch):
     instance.report_runless_asset_event(
         dg.AssetMaterialization("delivery_time_model", partition=DAY, metadata={"version": "2026-11-20-cand"}))
     result = run(tmp_path, instance, dg.AssetSelection.checks(GATE))
-    assert not result.success  # the gate blocks deployment
+    assert result.success, "a held candidate is a decision, not a failed run"
 
     (message,) = watch.tick()
     limit = thresholds.GATE_BASELINE_RATIO * 20.0
     assert message["text"].startswith(
         f":information_source: Model held for {DAY}: candidate 2026-11-20-cand held, deployed model 2026-11-19-prod "
         f"stays, MAE 14.00 vs 12.50 (limit {limit:.2f})")
-    assert f"Waiting downstream: deployed_model {DAY}\n" in message["text"]
+    assert "Waiting downstream: nothing\n" in message["text"], "deployed_model records the model kept"
     assert_links(message, result.run_id)
     assert watch.tick() == []
 

@@ -8,10 +8,9 @@ import pytest
 
 import dagster as dg
 from meridian_assets.defs.ml import store
-from meridian_assets.guard import FAILED
 from meridian_assets.synthetic import write_day
 from meridian_assets_tests.pipeline.story import (
-    BAD_DAY, CSV_DAY, GOOD, NEXT_DAY, SEED, VEHICLES, gate_outcome, run, step_failures,
+    BAD_DAY, CSV_DAY, GOOD, NEXT_DAY, SEED, VEHICLES, run, step_failures,
 )
 
 
@@ -26,8 +25,8 @@ def good_history(tmp_path_factory, spark):
     instance = dg.DagsterInstance.local_temp(str(root / "dagster_home"))
     for day in GOOD:
         result = run(root, instance, day=day)
-        # A day may stop only at the gate (a candidate no better than the deployed model).
-        assert result.success or gate_outcome(instance, day) == FAILED, (day, step_failures(result))
+        # Every run is green: a candidate the gate holds back is a decision, not a failure.
+        assert result.success, (day, step_failures(result))
     assert store.deployed(root / "lake"), "eight good days from nothing end with a deployed model"
     instance.dispose()
     return root

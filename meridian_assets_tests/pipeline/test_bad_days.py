@@ -26,7 +26,7 @@ from meridian_assets import cli
 from meridian_assets.defs.ml import model as dtm
 from meridian_assets.defs.ml import store
 from meridian_assets.defs.ml.assets import candidate_version
-from meridian_assets.guard import FAILED, FORCE_TAG, PASSED, check_outcomes
+from meridian_assets.guard import FAILED, FORCE_TAG, PASSED, WARNED, check_outcomes
 from meridian_assets.synthetic import write_day
 from meridian_assets_tests.pipeline.story import (
     BAD_DAY, GOOD, MODEL, NEXT_DAY, SEED, VEHICLES, gate_outcome, run, step_failures,
@@ -137,7 +137,11 @@ def test_good_ninth_day_trains_and_the_gate_decides(history):
     assert meta["improvement_vs_baseline"].value >= 0.05  # trained on generated data, it beats the dispatcher
     passed = gate_outcome(instance, BAD_DAY) == PASSED
     assert passed == (meta["mae"].value <= before["metrics"]["mae"] or meta["mae"].value <= meta["deployed_mae_on_holdout"].value)
-    assert result.success == passed
+    assert result.success, "deploying or holding back, the run is green"
+    deployment = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey("deployed_model"), asset_partitions=[BAD_DAY]), limit=1
+    ).records[0].asset_materialization.metadata
+    assert deployment["outcome"].value == ("deployed" if passed else "kept")
     assert (store.deployed(root / "lake")["holdout"] == BAD_DAY) == passed
 
 
@@ -206,10 +210,14 @@ def test_a_worse_candidate_is_not_deployed(history):
     before = (lake / "models" / "deployed.json").read_bytes()
 
     result = run(root, instance, day=BAD_DAY, select=dg.AssetSelection.groups("ml"))
-    assert not result.success
+    assert result.success, "holding a candidate back is a decision: the run stays green"
     gate = dg.AssetCheckKey(MODEL, "evaluation_gate")
-    assert check_outcomes(instance, gate, {BAD_DAY}) == {BAD_DAY: FAILED}
-    assert BAD_DAY not in instance.get_materialized_partitions(dg.AssetKey("deployed_model"))
+    assert check_outcomes(instance, gate, {BAD_DAY}) == {BAD_DAY: WARNED}
+    kept = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey("deployed_model"), asset_partitions=[BAD_DAY]), limit=1
+    ).records[0].asset_materialization.metadata
+    assert kept["outcome"].value == "kept" and kept["version"].value == "oracle"
+    assert kept["held_candidate"].value == candidate_version(instance, BAD_DAY)
     assert (lake / "models" / "deployed.json").read_bytes() == before
 
 

@@ -154,16 +154,20 @@ def _check_alert(graph, run_id: str, url: str, kind: str, days: set[str], failed
             shown = (f"{_number(meta['value'])} vs threshold {_number(meta['threshold'])}"
                      if {"value", "threshold"} <= meta.keys() else evaluation.description or "failed")
             details.append(f"{evaluation.check_name}: {shown}")
-    return Alert(f"{run_id}/{kind}/{name}/{label}", headline, url, details, downstream_partitions(graph, [asset], days))
+    # A held candidate leaves nothing waiting: deployed_model records that the deployed model stays.
+    waiting = {} if kind == "held" else downstream_partitions(graph, [asset], days)
+    return Alert(f"{run_id}/{kind}/{name}/{label}", headline, url, details, waiting)
 
 
 def _check_alerts(instance, graph, run_id: str, url: str, run_days: set[str], evaluations: list) -> list[Alert]:
-    """One alert per asset partition with failed ERROR checks: late, held, or failed."""
+    """One alert per asset partition with failed ERROR checks (late or failed), and a notice per
+candidate the gate held."""
     groups: dict[tuple[str, dg.AssetKey, frozenset[str]], list] = {}
     for evaluation in evaluations:
-        if evaluation.passed or evaluation.severity != dg.AssetCheckSeverity.ERROR:
-            continue
         check_key = dg.AssetCheckKey(evaluation.asset_key, evaluation.check_name)
+        # WARN informs in the UI and alerts no one; the gate's WARN is a decision people hear of.
+        if evaluation.passed or (evaluation.severity != dg.AssetCheckSeverity.ERROR and check_key != GATE):
+            continue
         if FRESHNESS_PARAMS in evaluation.metadata:
             if _told_before(instance, check_key, run_id, _metadata(evaluation)[FRESHNESS_DEADLINE]):
                 continue

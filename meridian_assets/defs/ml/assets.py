@@ -10,7 +10,7 @@ from meridian_assets.code import source_version
 from meridian_assets.defs.ml import model as dtm
 from meridian_assets.defs.ml import store
 from meridian_assets.lake import Lake
-from meridian_assets.guard import require_upstream_checks
+from meridian_assets.guard import PASSED, check_outcomes, require_upstream_checks
 from meridian_assets.partitions import daily_partitions, training_window_and_holdout
 from spark_jobs.layout import TRAINING_WINDOW_AND_HOLDOUT, existing_partitions
 
@@ -99,6 +99,11 @@ def delivery_time_model(context: dg.AssetExecutionContext, lake: Lake):
     )
 
 
+def gate_passed(instance: dg.DagsterInstance, day: str) -> bool:
+    """The evaluation gate's latest result for `day`: it ran before, in the same run (a blocking check)."""
+    return check_outcomes(instance, dg.AssetCheckKey(dg.AssetKey("delivery_time_model"), GATE), {day}).get(day) == PASSED
+
+
 def candidate_version(instance: dg.DagsterInstance, day: str) -> str:
     """The model version delivery_time_model materialized last for `day`."""
     records = instance.fetch_materializations(
@@ -116,7 +121,8 @@ class Deployment(dg.Config):
 @dg.asset(
     description="The model in production: {lake}/models/deployed.json points at the promoted "
     "version, with its trained-on range, metrics and the versions before it for rollback. "
-    "Runs only after the evaluation gate passed.",
+    "Promotes the day's candidate when the evaluation gate passed it; otherwise records that the "
+    "deployed model was kept.",
     group_name="ml",
     partitions_def=daily_partitions,
     deps=["delivery_time_model"],
@@ -135,10 +141,22 @@ def deployed_model(context: dg.AssetExecutionContext, config: Deployment, lake: 
         context.log.info(f"Rolled back to {pointer['version']} (from {pointer['rolled_back_from']})")
     else:
         guard = require_upstream_checks(context)
-        pointer = store.promote(lake.path, candidate_version(context.instance, context.partition_key))
-        context.log.info(f"Deployed {pointer['version']} (previous: {pointer['previous_version']})")
+        candidate = candidate_version(context.instance, context.partition_key)
+        if gate_passed(context.instance, context.partition_key):
+            pointer = store.promote(lake.path, candidate)
+            context.log.info(f"Deployed {pointer['version']} (previous: {pointer['previous_version']})")
+        else:
+            # The gate's decision, not a failure: the model in production stays, and says so.
+            pointer = store.deployed(lake.path)
+            kept = pointer["version"] if pointer else "none"
+            context.log.info(f"Candidate {candidate} held by the evaluation gate; {kept} stays deployed")
+            return dg.MaterializeResult(metadata={
+                "outcome": "kept", "held_candidate": candidate, "version": kept,
+                "forced_past_checks": guard["forced_past_checks"],
+            })
     return dg.MaterializeResult(
         metadata={
+            "outcome": "rolled back" if config.rollback else "deployed",
             "forced_past_checks": guard["forced_past_checks"],
             "version": pointer["version"],
             "previous_version": pointer["previous_version"] or "none",
@@ -158,7 +176,8 @@ def deployed_model(context: dg.AssetExecutionContext, config: Deployment, lake: 
     blocking=True,
     partitions_def=daily_partitions,
     description=f"The candidate beats the dispatcher's estimate (MAE below {thresholds.GATE_BASELINE_RATIO} x its "
-    "MAE) and is no worse than the deployed model on the same holdout day. Nothing is deployed otherwise.",
+    "MAE) and is no worse than the deployed model on the same holdout day. Otherwise the deployed model "
+    "stays (a WARN: a decision, not a failure).",
 )
 def evaluation_gate(context: dg.AssetCheckExecutionContext, lake: Lake) -> dg.AssetCheckResult:
     version = candidate_version(context.instance, context.partition_key)
@@ -168,8 +187,11 @@ def evaluation_gate(context: dg.AssetCheckExecutionContext, lake: Lake) -> dg.As
     deployed_mae = metrics["deployed_mae_on_holdout"]
     beats_baseline = metrics["mae"] < limit
     beats_deployed = deployed_mae is None or metrics["mae"] <= deployed_mae
+    # A refusal is a decision (the seed's flag_regression branch), so WARN: the run stays green and
+    # deployed_model records that the deployed model was kept.
     return dg.AssetCheckResult(
         passed=beats_baseline and beats_deployed,
+        severity=dg.AssetCheckSeverity.WARN,
         description=(
             f"MAE {metrics['mae']:.2f} min vs limit {limit:.2f} ({thresholds.GATE_BASELINE_RATIO} x dispatcher "
             f"{metrics['baseline_mae']:.2f})"
