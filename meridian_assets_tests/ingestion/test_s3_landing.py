@@ -62,12 +62,16 @@ def _upload(client, local: Path, bucket: str, prefix: str, *, sentinel: bool = T
             client.put_object(Bucket=bucket, Key=f"{prefix}/{source_dir.name}/{DAY}/_SUCCESS", Body=b"")
 
 
+def _client(endpoint: str):
+    return boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", **CREDENTIALS)
+
+
 def _s3(endpoint: str) -> S3Resource:
     return S3Resource(endpoint_url=endpoint, region_name="us-east-1", **CREDENTIALS)
 
 
 def test_s3_landing_zone_ingests_like_a_folder(s3_endpoint, tmp_path):
-    client = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1", **CREDENTIALS)
+    client = _client(s3_endpoint)
     client.create_bucket(Bucket="meridian-landing")
     local = tmp_path / "drops"
     write_day(local, DAY, vehicles=4, seed=5)
@@ -86,7 +90,7 @@ def test_s3_landing_zone_ingests_like_a_folder(s3_endpoint, tmp_path):
 
 
 def test_s3_drop_without_sentinel_is_not_ingested(s3_endpoint, tmp_path):
-    client = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1", **CREDENTIALS)
+    client = _client(s3_endpoint)
     client.create_bucket(Bucket="meridian-partial")
     local = tmp_path / "drops"
     write_day(local, DAY, vehicles=2, seed=5)
@@ -104,7 +108,7 @@ def test_s3_drop_without_sentinel_is_not_ingested(s3_endpoint, tmp_path):
 
 def test_landing_sensor_on_s3_triggers_once_per_delivery(s3_endpoint, tmp_path):
     """The sentinel's version on S3 is its LastModified and ETag: a re-upload triggers again."""
-    client = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1", **CREDENTIALS)
+    client = _client(s3_endpoint)
     client.create_bucket(Bucket="meridian-sensed")
     local = tmp_path / "drops"
     write_day(local, DAY, vehicles=2, seed=5)

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 import dagster as dg
+from dagster._core.storage.dagster_run import NOT_FINISHED_STATUSES
 from meridian_assets.defs.resources import SENTINEL
 from meridian_assets.synthetic import write_day
 from meridian_assets_tests.pipeline.story import BAD_DAY, NEXT_DAY, SEED, VEHICLES
@@ -28,7 +29,6 @@ from meridian_assets_tests.webhook import Webhook
 
 PROJECT = Path(__file__).resolve().parents[2]
 DEPLOYED = dg.AssetKey("deployed_model")
-ACTIVE = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]
 GOOD_DAY, STALE_DAY = BAD_DAY, NEXT_DAY  # here day 9 arrives good; day 10's GPS is a copy of day 9's
 
 
@@ -64,7 +64,7 @@ class Daemon:
             time.sleep(2)
 
     def idle(self) -> bool:
-        return not self.instance.get_run_records(dg.RunsFilter(statuses=ACTIVE), limit=1)
+        return not self.instance.get_run_records(dg.RunsFilter(statuses=NOT_FINISHED_STATUSES), limit=1)
 
     def tail(self) -> str:
         return "\n".join(self.log.read_text().splitlines()[-40:])

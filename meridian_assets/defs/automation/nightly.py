@@ -9,6 +9,7 @@ runs the scheduler across six missed nights).
 """
 
 import dagster as dg
+from dagster._core.storage.dagster_run import NOT_FINISHED_STATUSES
 from meridian_assets.contracts import SOURCES
 from meridian_assets.defs.automation.jobs import daily_job
 from meridian_assets.defs.automation.landing import TRIGGER_TAG
@@ -19,8 +20,6 @@ from spark_jobs.layout import shift_day
 NIGHTLY_CRON = "0 1 * * *"
 
 RAW_SOURCES = {dg.AssetKey(c.asset_name): c.name for c in SOURCES.values()}
-ACTIVE = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
-          dg.DagsterRunStatus.STARTED]
 
 
 def outstanding(instance: dg.DagsterInstance, graph, day: str, landing: LandingZone) -> tuple[list, list[str]]:
@@ -46,7 +45,7 @@ def outstanding(instance: dg.DagsterInstance, graph, day: str, landing: LandingZ
 def nightly_schedule(context: dg.ScheduleEvaluationContext, landing: LandingZone):
     day = shift_day(context.scheduled_execution_time.date().isoformat(), -1)
     busy = context.instance.get_run_records(
-        dg.RunsFilter(statuses=ACTIVE, tags={"dagster/partition": day}), limit=1
+        dg.RunsFilter(statuses=NOT_FINISHED_STATUSES, tags={"dagster/partition": day}), limit=1
     )
     if busy:
         return dg.SkipReason(f"{day}: run {busy[0].dagster_run.run_id} is working on it")
