@@ -13,13 +13,15 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export MERIDIAN_LANDING ?= $(CURDIR)/data/landing
 export MERIDIAN_LAKE ?= $(CURDIR)/data/lake
 
-DEMO_START ?= 2026-11-01
-DEMO_END ?= 2026-11-10
+# The ten days up to yesterday (UTC): the demo is as fresh as a night's run leaves it, so the
+# freshness checks pass under `make dev` and the nightly schedule goes on from there.
+DEMO_START ?= $(shell date -u -d '10 days ago' +%F)
+DEMO_END ?= $(shell date -u -d yesterday +%F)
 VEHICLES ?= 200
 DEV_PORT ?= 3000
 MANIFEST := dbt_project/target/manifest.json
 
-.PHONY: install run dev test bench manifest clean
+.PHONY: install run dev screenshots test bench manifest clean
 
 install: $(VENV)/.installed
 
@@ -38,21 +40,24 @@ $(MANIFEST): $(VENV)/.installed dbt_project/dbt_project.yml $(shell find dbt_pro
 
 # Day by day, as the nightly schedule runs it, from the first day on (history starts empty):
 # each day's checks are recorded per partition (the UI's checks tab), and each day's model is
-# gated against the one deployed before it.
+# gated against the one deployed before it. Each run is launched as the UI launches one (in its
+# own process, through the code location), so the UI's Overview, timeline and jobs show them.
 run: install $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml
 	$(PY) -m meridian_assets.synthetic $(MERIDIAN_LANDING) $(DEMO_START) $(DEMO_END) --vehicles $(VEHICLES)
-	@echo "materializing every asset day by day (logs: $(DAGSTER_HOME)/run-DAY.log)"
-	for day in $$($(PY) -m meridian_assets.cli days $(DEMO_START) $(DEMO_END)); do \
-	  $(VENV)/bin/dg launch --job daily_pipeline --partition $$day \
-	    > $(DAGSTER_HOME)/run-$$day.log 2>&1 \
-	    && echo "  $$day: ok" || echo "  $$day: stopped by a failed check or step (see the summary; log $(DAGSTER_HOME)/run-$$day.log)"; \
-	done
+	@echo "one daily_pipeline run per day, in order (runs' output: $(DAGSTER_HOME)/runs.log)"
+	$(PY) -m meridian_assets.cli launch $(DEMO_START) $(DEMO_END) --log $(DAGSTER_HOME)/runs.log \
+	  || echo "some runs did not succeed: the summary below and the UI (make dev) say where"
 	$(PY) -m meridian_assets.cli status $(DEMO_START) $(DEMO_END) --require-deployed
 
 # Webserver and daemon: sensors, automation and the schedule run; alerts link runs on this port.
 dev: install $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml
 	MERIDIAN_UI_URL=$${MERIDIAN_UI_URL:-http://127.0.0.1:$(DEV_PORT)} \
 	  $(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(DEV_PORT)
+
+# README's pictures (docs/img/), taken in Chromium from the UI over the instance `make run` leaves.
+screenshots: install $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml
+	@test -d $(DAGSTER_HOME)/history || { echo "no runs in $(DAGSTER_HOME): run 'make run' first"; exit 1; }
+	$(PY) scripts/screenshots.py docs/img
 
 # pytest parses the dbt project once (conftest.py); dg check defs then loads the location with it.
 test: install $(DAGSTER_HOME)/dagster.yaml

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TextIO
 
 import dagster as dg
+from dagster._core.storage.tags import PARTITION_NAME_TAG
 
 from meridian_assets import thresholds
+from meridian_assets.defs.automation.jobs import stage_jobs
 from meridian_assets.defs.ml import store
-from meridian_assets.defs.ml.assets import Deployment, candidate_version, deployed_model
+from meridian_assets.defs.ml.assets import Deployment, candidate_version, deployed_model, gate_reason
 from meridian_assets.guard import FAILED, PASSED, WARNED, check_outcomes
 from spark_jobs.layout import days_between
 
@@ -47,11 +54,8 @@ def gate_decisions(start: str, end: str, instance: dg.DagsterInstance, lake: Pat
         if day not in outcomes:
             continue
         metrics = store.load_info(lake, candidate_version(instance, day))["metrics"]
-        deployed = metrics["deployed_mae_on_holdout"]
-        verdict = "deployed" if outcomes[day] == PASSED else "refused, the deployed model stays"
-        against = f", deployed model {deployed:.2f}" if deployed is not None else ""
-        lines.append(f"  {day}: candidate MAE {metrics['mae']:.2f} (dispatcher {metrics['baseline_mae']:.2f}"
-                     f"{against}): {verdict}")
+        verdict = "deployed" if outcomes[day] == PASSED else "held, the deployed model stays"
+        lines.append(f"  {day}: {verdict}: {gate_reason(metrics)}")
     return lines
 
 
@@ -88,6 +92,62 @@ def rollback(instance: dg.DagsterInstance, definitions: dg.Definitions, lake: Pa
     return 0
 
 
+@contextmanager
+def redirect_fds(target) -> Iterator[TextIO]:
+    """Point this process's stdout and stderr (and so its children's) at `target`; yields the former stdout."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    os.dup2(target.fileno(), 1)
+    os.dup2(target.fileno(), 2)
+    try:
+        with open(os.dup(saved[0]), "w") as out:
+            yield out
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in saved:
+            os.close(fd)
+
+
+def launch(instance: dg.DagsterInstance, jobs: list[str], days: list[str], workspace_file: str, log: Path) -> int:
+    """Each day in order, the `jobs` in order, each run launched as the webserver launches one: in
+    its own process through the code location of `workspace_file`, so it records its origin and
+    the UI's Overview, timeline and job pages show it (`dg launch` runs in process, with none).
+    A day stops at its first run that does not succeed. The queue is skipped: the runs go one
+    after another. The code server's and the runs' output go to `log`; a line per day to stdout.
+    Returns how many days stopped."""
+    from dagster._cli.job import _create_run
+    from dagster._cli.workspace.cli_target import (
+        get_code_location_from_workspace, get_remote_job_from_remote_repo,
+        get_remote_repository_from_code_location, get_workspace_from_cli_opts,
+    )
+    from dagster_shared.cli import WorkspaceOpts
+
+    stopped = 0
+    opts = WorkspaceOpts(workspace=[workspace_file])
+    with open(log, "a") as logged, redirect_fds(logged) as out, \
+            get_workspace_from_cli_opts(instance, dg.__version__, opts) as workspace:
+        location = get_code_location_from_workspace(workspace, None)
+        repository = get_remote_repository_from_code_location(location, None)
+        for day in days:
+            for name in jobs:
+                job = get_remote_job_from_remote_repo(repository, name)
+                run = _create_run(instance, location, repository, job, {}, {PARTITION_NAME_TAG: day}, None, None)
+                instance.launch_run(run.run_id, workspace)
+                while not (run := instance.get_run_by_id(run.run_id)).is_finished:
+                    time.sleep(1)
+                if run.status != dg.DagsterRunStatus.SUCCESS:
+                    print(f"  {day}: stopped, {name} {run.status.value.lower()} (run {run.run_id})", file=out, flush=True)
+                    stopped += 1
+                    break
+            else:
+                print(f"  {day}: {', '.join(jobs)} succeeded", file=out, flush=True)
+    return stopped
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="meridian", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -97,6 +157,13 @@ def main(argv: list[str] | None = None) -> int:
     summary.add_argument("--require-deployed", action="store_true",
                          help="exit 1 unless a deployed model beats the dispatcher by the gate's margin")
     commands.add_parser("rollback", help="point deployed.json back at the previously deployed model")
+    launching = commands.add_parser("launch", help="each day of a range, its stages in order, launched as the UI would")
+    launching.add_argument("start")
+    launching.add_argument("end")
+    launching.add_argument("--jobs", default=",".join(j.name for j in stage_jobs),
+                           help="comma-separated, run in order per day (default: the day's stages)")
+    launching.add_argument("-w", "--workspace", default="workspace.yaml")
+    launching.add_argument("--log", type=Path, default=Path("launch.log"), help="the runs' output")
     listing = commands.add_parser("days", help="print the days of a range, one a line")
     listing.add_argument("start")
     listing.add_argument("end")
@@ -118,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
     instance = dg.DagsterInstance.get()
     if args.command == "rollback":
         return rollback(instance, definitions, lake)
+    if args.command == "launch":
+        return 1 if launch(instance, args.jobs.split(","), days_between(args.start, args.end), args.workspace, args.log) else 0
     print(status(args.start, args.end, instance, definitions))
     print("evaluation gate (a candidate must beat the dispatcher by 5% and the deployed model):")
     print("\n".join(gate_decisions(args.start, args.end, instance, lake)) or "  no candidates trained")

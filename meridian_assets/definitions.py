@@ -9,7 +9,7 @@ from meridian_assets.defs.automation.alerts import alert_sensors
 from meridian_assets.defs.automation.conditions import automation_sensor, with_automation
 from meridian_assets.defs.automation.freshness import freshness_checks, freshness_sensor
 from meridian_assets.defs.automation.landing import landing_sensor
-from meridian_assets.defs.automation.jobs import backfill_job, daily_job
+from meridian_assets.defs.automation.jobs import backfill_job, daily_job, stage_jobs
 from meridian_assets.defs.automation.nightly import nightly_schedule
 from meridian_assets.defs.features.assets import feature_assets
 from meridian_assets.defs.features.checks import feature_checks
@@ -46,7 +46,7 @@ def defs() -> dg.Definitions:
         assets=[*(landing_drop(c) for c in SOURCES.values()), *with_automation(with_code_references(ASSETS))],
         asset_checks=[*CHECKS, *freshness_checks],
         resources=resources.from_environment(),
-        jobs=[daily_job, backfill_job],
+        jobs=[daily_job, *stage_jobs, backfill_job],
         schedules=[nightly_schedule],
         sensors=[landing_sensor, automation_sensor, freshness_sensor, *alert_sensors],
         executor=dg.in_process_executor,

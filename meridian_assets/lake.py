@@ -90,10 +90,10 @@ def written_metadata(lake: str | os.PathLike, table: str, rows_per_day: dict[str
 
 
 def profile(lake: str | os.PathLike, table: str, days: list[str]) -> dict:
-    """Rows and null fraction per column of what was written, for the UI's metadata."""
+    """Rows, null fraction per column and Arrow schema of what was written, for the UI's metadata."""
     data = pa.concat_tables(
         [pq.read_table(partition_dir(lake, table, d)) for d in days], promote_options="default"
     )
     rows = data.num_rows
     nulls = {name: (data.column(name).null_count / rows if rows else 0.0) for name in data.column_names}
-    return {"rows": rows, "null_fraction": nulls}
+    return {"rows": rows, "null_fraction": nulls, "schema": data.schema}

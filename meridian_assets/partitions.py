@@ -7,10 +7,11 @@ day before D, or at D for inputs of the day itself: that is the point-in-time ru
 """
 
 import re
+from collections.abc import Iterable
 from datetime import date
 
 import dagster as dg
-from spark_jobs.layout import SAME_DAY, TRAINING_WINDOW_AND_HOLDOUT, Window
+from spark_jobs.layout import SAME_DAY, TRAINING_WINDOW_AND_HOLDOUT, Window, shift_day
 
 START_DATE = "2024-01-01"
 
@@ -45,3 +46,34 @@ def not_a_partition(name: str) -> str | None:
     if last is None or name > last:
         return f"the day has not ended yet (last complete day: {last})"
     return None
+
+
+def downstream_partitions(graph, keys: Iterable[dg.AssetKey], days: Iterable[str]) -> dict[dg.AssetKey, list[str]]:
+    """The descendants of `keys` in the asset graph, each with the days that read `days` of
+    `keys` through the partition mappings, directly or further down, in lineage order; only
+    days that exist now (a day after the last partition is not there to wait)."""
+    frontier = [(key, day) for key in keys if graph.has(key) for day in days]
+    reached: dict[dg.AssetKey, set[str]] = {}
+    while frontier:
+        key, day = frontier.pop()
+        for child in graph.get_children_partitions(key, day):
+            if child.partition_key not in reached.setdefault(child.asset_key, set()):
+                reached[child.asset_key].add(child.partition_key)
+                frontier.append((child.asset_key, child.partition_key))
+    return {key: sorted(reached[key]) for key in graph.toposorted_asset_keys if reached.get(key)}
+
+
+def day_ranges(days: Iterable[str]) -> str:
+    """Consecutive days as one range: `2026-11-09..2026-11-12, 2026-11-14`."""
+    ranges: list[list[str]] = []
+    for day in sorted(days):
+        if ranges and shift_day(ranges[-1][1], 1) == day:
+            ranges[-1][1] = day
+        else:
+            ranges.append([day, day])
+    return ", ".join(first if first == last else f"{first}..{last}" for first, last in ranges) or "no partition"
+
+
+def waiting_lines(waiting: dict[dg.AssetKey, list[str]]) -> list[str]:
+    """`asset days` per asset of `downstream_partitions`, for alerts and check results."""
+    return [f"{key.to_user_string()} {day_ranges(days)}" for key, days in waiting.items()]

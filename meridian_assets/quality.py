@@ -19,9 +19,11 @@ from scipy.stats import chi2
 
 import dagster as dg
 from meridian_assets.contracts import ACCEPTS, ARROW_TYPES, Contract
+from meridian_assets.guard import location_graph
 from meridian_assets.lake import Lake, duckdb_connection, parquet
+from meridian_assets.metadata import readable
+from meridian_assets.partitions import daily_partitions, downstream_partitions, waiting_lines
 from meridian_assets.profiles import is_null
-from meridian_assets.partitions import daily_partitions
 from spark_jobs.layout import Window, existing_partitions, has_partition_before, partition_dir
 
 @dataclass
@@ -97,28 +99,36 @@ def build_checks(asset: str, table: str, rules: Sequence[Rule]) -> dg.AssetCheck
             partition = Partition(lake.path, table, day)
             for rule in chosen:
                 outcomes[rule.name][day] = rule.evaluate(partition)
+        graph = location_graph(context)
         for rule in chosen:
-            yield _result(asset, rule, outcomes[rule.name])
+            yield _result(asset, rule, outcomes[rule.name], graph)
 
     return checks
 
 
-def _result(asset: str, rule: Rule, by_day: dict[str, Outcome]) -> dg.AssetCheckResult:
+def _result(asset: str, rule: Rule, by_day: dict[str, Outcome], graph) -> dg.AssetCheckResult:
     failed = {d: o for d, o in by_day.items() if not o.passed}
     shown = next(iter(failed.values()), None) or next(iter(by_day.values()))
+    # A rule that blocks nothing only ever warns, whatever its outcome says.
     severity = (
-        dg.AssetCheckSeverity.ERROR
-        if any(o.severity == dg.AssetCheckSeverity.ERROR for o in failed.values())
-        else dg.AssetCheckSeverity.WARN if failed or not rule.blocking else dg.AssetCheckSeverity.ERROR
+        dg.AssetCheckSeverity.WARN
+        if not rule.blocking or (failed and all(o.severity == dg.AssetCheckSeverity.WARN for o in failed.values()))
+        else dg.AssetCheckSeverity.ERROR
     )
     metadata = {"value": shown.value, "threshold": shown.threshold, **shown.extra}
+    description = "; ".join(f"{d}: {o.description}" for d, o in failed.items()) if failed else shown.description
+    if severity == dg.AssetCheckSeverity.ERROR and failed:
+        # What this failure holds back, through the lineage's partition mappings, where people read.
+        waiting = downstream_partitions(graph, [dg.AssetKey(asset)], failed)
+        metadata["blocks"] = "; ".join(waiting_lines(waiting)) or "nothing"
+        description += f". Blocks: {metadata['blocks']}"
     if len(by_day) > 1:
         metadata["days"] = dg.MetadataValue.json({d: {"passed": o.passed, "value": o.value} for d, o in by_day.items()})
         metadata["failed_days"] = ", ".join(failed) or "none"
     return dg.AssetCheckResult(
         asset_key=asset, check_name=rule.name, passed=not failed, severity=severity,
-        description=("; ".join(f"{d}: {o.description}" for d, o in failed.items()) if failed else shown.description),
-        metadata=metadata,
+        description=description,
+        metadata=readable(metadata),
     )
 
 

@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
-# Installs what the project needs on a fresh machine: Java for Spark, then the pinned venv.
+# Installs what the project needs on a fresh machine: Java for Spark, Debian's Chromium for the
+# browser tests (Playwright drives it; no browser is downloaded), then the pinned venv.
 # Only the package registries are used (Debian's packages and PyPI).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v java >/dev/null 2>&1; then
-  echo "bootstrap: installing Java 17 for Spark" >&2
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless
+packages=()
+command -v java >/dev/null 2>&1 || packages+=(openjdk-17-jre-headless)
+[ -x /usr/bin/chromium ] || packages+=(chromium)
+if [ ${#packages[@]} -gt 0 ]; then
+  echo "bootstrap: installing ${packages[*]}" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${packages[@]}"
 fi
 
 PYTHON=${PYTHON:-python3}

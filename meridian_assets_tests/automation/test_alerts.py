@@ -23,12 +23,14 @@ from dagster._daemon.monitoring.run_monitoring import check_run_timeout
 from meridian_assets import thresholds
 from meridian_assets.definitions import ASSETS, CHECKS, defs
 from meridian_assets.defs.automation.alerts import (
-    GATE, UI_ENV, WEBHOOK_ENV, alert_sensor, alert_sensors, day_ranges, downstream_partitions,
+    GATE, WEBHOOK_ENV, alert_sensor, alert_sensors,
 )
 from meridian_assets.defs.automation.freshness import freshness_checks, freshness_sensor
 from meridian_assets.defs.ml import store
 from meridian_assets.defs.resources import LandingZone, S3Resource, from_environment
 from meridian_assets.lake import Lake
+from meridian_assets.metadata import UI_ENV
+from meridian_assets.partitions import day_ranges, downstream_partitions, waiting_lines
 from meridian_assets.partitions import daily_partitions
 from meridian_assets.synthetic import write_day
 from meridian_assets_tests.webhook import Webhook
@@ -128,7 +130,7 @@ def test_downstream_partitions_follow_the_mappings_up_to_the_last_partition():
     with freeze_time(NOW):
         gps = downstream_partitions(graph, [GPS], [DAY])
         deliveries = downstream_partitions(graph, [dg.AssetKey("raw_deliveries")], ["2026-11-22"])
-    assert [f"{key.to_user_string()} {day_ranges(days)}" for key, days in gps.items()] == GPS_DAY_WAITING
+    assert waiting_lines(gps) == GPS_DAY_WAITING
     # Route delays read D-7..D, customers D-28..D-1: only the days up to 2026-11-24 exist.
     assert day_ranges(deliveries[dg.AssetKey("route_features")]) == "2026-11-22..2026-11-24"
     assert day_ranges(deliveries[dg.AssetKey("customer_features")]) == "2026-11-23..2026-11-24"

@@ -5,8 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
 import dagster as dg
 from meridian_assets.definitions import ASSETS, CHECKS, defs
+from meridian_assets.defs.ml import model as dtm
+from meridian_assets.defs.ml import store
 from meridian_assets.defs.resources import LandingZone, S3Resource, spark_resource
 from meridian_assets.guard import check_outcomes
 from meridian_assets.lake import Lake
@@ -45,3 +51,28 @@ def step_failures(result) -> list[str]:
 def gate_outcome(instance, day: str) -> str | None:
     return check_outcomes(instance, dg.AssetCheckKey(MODEL, "evaluation_gate"), {day}).get(day)
 
+
+
+def rewrite_gps(root: Path, day: str, change) -> None:
+    """Apply `change` to the day's GPS drop, as a vendor would have delivered it."""
+    for path in sorted((root / "landing" / "gps" / day).glob("part-*.parquet")):
+        table = pq.read_table(path)
+        pq.write_table(change(table), path)
+
+
+def partial_fleet(root: Path, day: str = BAD_DAY) -> None:
+    """A third of the fleet reports: the GPS checks fleet_reporting and volume_vs_history fail."""
+    def keep_a_third(table: pa.Table) -> pa.Table:
+        vehicles = sorted(set(table.column("vehicle_id").to_pylist()))
+        return table.filter(pa.compute.is_in(table.column("vehicle_id"), pa.array(vehicles[: len(vehicles) // 3])))
+    rewrite_gps(root, day, keep_a_third)
+
+
+def deploy_an_oracle(lake: Path, day: str) -> None:
+    """Deploy a model trained on `day`'s answers too: no honest candidate for `day` beats it."""
+    days = sorted(p.name.removeprefix("date=") for p in (lake / "ml_feature_table").glob("date=*"))
+    frames = [pd.read_parquet(lake / "ml_feature_table" / f"date={d}") for d in days if d <= day]
+    oracle = dtm.train(dtm.labelled(pd.concat(frames)))
+    info = {**store.load_info(lake, store.deployed(lake)["version"]), "holdout": day}
+    store.save_version(lake, "oracle", oracle, info)
+    store.promote(lake, "oracle")

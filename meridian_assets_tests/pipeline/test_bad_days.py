@@ -15,42 +15,26 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 import dagster as dg
 from meridian_assets.definitions import defs
 from meridian_assets import cli
-from meridian_assets.defs.ml import model as dtm
 from meridian_assets.defs.ml import store
 from meridian_assets.defs.ml.assets import candidate_version
-from meridian_assets.guard import FAILED, FORCE_TAG, PASSED, WARNED, check_outcomes
+from meridian_assets.guard import FAILED, FORCE_TAG, PASSED, check_outcomes
 from meridian_assets.synthetic import write_day
 from meridian_assets_tests.pipeline.story import (
-    BAD_DAY, GOOD, MODEL, NEXT_DAY, SEED, VEHICLES, gate_outcome, run, step_failures,
+    BAD_DAY, GOOD, MODEL, NEXT_DAY, SEED, VEHICLES, gate_outcome, partial_fleet, rewrite_gps, run,
+    step_failures,
 )
-
-
-def rewrite_gps(root: Path, day: str, change) -> None:
-    """Apply `change` to the day's GPS drop, as a vendor would have delivered it."""
-    for path in sorted((root / "landing" / "gps" / day).glob("part-*.parquet")):
-        table = pq.read_table(path)
-        pq.write_table(change(table), path)
 
 
 def copy_of_day_8(root: Path) -> None:
     target = root / "landing" / "gps" / BAD_DAY
     shutil.rmtree(target)
     shutil.copytree(root / "landing" / "gps" / GOOD[-1], target)
-
-
-def partial_fleet(root: Path) -> None:
-    def keep_a_third(table: pa.Table) -> pa.Table:
-        vehicles = sorted(set(table.column("vehicle_id").to_pylist()))
-        return table.filter(pa.compute.is_in(table.column("vehicle_id"), pa.array(vehicles[: len(vehicles) // 3])))
-    rewrite_gps(root, BAD_DAY, keep_a_third)
 
 
 def out_of_range(root: Path) -> None:
@@ -194,31 +178,6 @@ def test_feature_groups_materialized_for_every_good_day(history):
         assert meta["distinct_entities"].value > 0
         assert meta["spark_seconds"].value > 0
         assert set(meta["null_fraction"].value) == {c.name for c in meta["dagster/column_schema"].schema.columns}
-
-
-def test_a_worse_candidate_is_not_deployed(history):
-    """A deployed model that already knows day 9's answers cannot be beaten: the gate refuses."""
-    root, instance = history
-    data = dg.AssetSelection.groups("raw_ingestion", "features", "ml_ready")
-    assert run(root, instance, day=BAD_DAY, select=data).success
-    lake = root / "lake"
-    frames = [pd.read_parquet(lake / "ml_feature_table" / f"date={d}") for d in [*GOOD, BAD_DAY]]
-    oracle = dtm.train(dtm.labelled(pd.concat(frames)))
-    info = {**store.load_info(lake, store.deployed(lake)["version"]), "holdout": BAD_DAY}
-    store.save_version(lake, "oracle", oracle, info)
-    store.promote(lake, "oracle")
-    before = (lake / "models" / "deployed.json").read_bytes()
-
-    result = run(root, instance, day=BAD_DAY, select=dg.AssetSelection.groups("ml"))
-    assert result.success, "holding a candidate back is a decision: the run stays green"
-    gate = dg.AssetCheckKey(MODEL, "evaluation_gate")
-    assert check_outcomes(instance, gate, {BAD_DAY}) == {BAD_DAY: WARNED}
-    kept = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=dg.AssetKey("deployed_model"), asset_partitions=[BAD_DAY]), limit=1
-    ).records[0].asset_materialization.metadata
-    assert kept["outcome"].value == "kept" and kept["version"].value == "oracle"
-    assert kept["held_candidate"].value == candidate_version(instance, BAD_DAY)
-    assert (lake / "models" / "deployed.json").read_bytes() == before
 
 
 def test_rollback_is_a_dagster_run_the_ui_shows(history, monkeypatch, capsys):

@@ -14,7 +14,6 @@ import json
 import math
 import os
 import urllib.request
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from http.client import HTTPException
@@ -25,11 +24,10 @@ from dagster._core.storage.asset_check_execution_record import AssetCheckExecuti
 from dagster._core.storage.tags import WILL_RETRY_TAG
 
 from meridian_assets.guard import run_days
-from spark_jobs.layout import shift_day
+from meridian_assets.metadata import ui_url
+from meridian_assets.partitions import day_ranges, downstream_partitions, waiting_lines
 
 WEBHOOK_ENV = "MERIDIAN_ALERT_WEBHOOK"  # unset: alerts go to the sensor's log only
-UI_ENV = "MERIDIAN_UI_URL"
-DEFAULT_UI = "http://127.0.0.1:3000"
 WEBHOOK_TIMEOUT_SECONDS = 10
 RUNS_PER_TICK = 50
 
@@ -46,32 +44,6 @@ READ = {dg.DagsterEventType.ASSET_CHECK_EVALUATION, dg.DagsterEventType.STEP_FAI
         dg.DagsterEventType.RUN_CANCELING, dg.DagsterEventType.RUN_FAILURE}
 
 
-def downstream_partitions(graph, keys: Iterable[dg.AssetKey], days: Iterable[str]) -> dict[dg.AssetKey, list[str]]:
-    """The descendants of `keys` in the asset graph, each with the days that read `days` of
-    `keys` through the partition mappings, directly or further down, in lineage order; only
-    days that exist now (a day after the last partition is not there to wait)."""
-    frontier = [(key, day) for key in keys if graph.has(key) for day in days]
-    reached: dict[dg.AssetKey, set[str]] = {}
-    while frontier:
-        key, day = frontier.pop()
-        for child in graph.get_children_partitions(key, day):
-            if child.partition_key not in reached.setdefault(child.asset_key, set()):
-                reached[child.asset_key].add(child.partition_key)
-                frontier.append((child.asset_key, child.partition_key))
-    return {key: sorted(reached[key]) for key in graph.toposorted_asset_keys if reached.get(key)}
-
-
-def day_ranges(days: Iterable[str]) -> str:
-    """Consecutive days as one range: `2026-11-09..2026-11-12, 2026-11-14`."""
-    ranges: list[list[str]] = []
-    for day in sorted(days):
-        if ranges and shift_day(ranges[-1][1], 1) == day:
-            ranges[-1][1] = day
-        else:
-            ranges.append([day, day])
-    return ", ".join(first if first == last else f"{first}..{last}" for first, last in ranges) or "no partition"
-
-
 @dataclass(frozen=True)
 class Alert:
     id: str  # one per event: the cursor remembers the ones delivered
@@ -82,7 +54,7 @@ class Alert:
 
     @property
     def waiting_lines(self) -> list[str]:
-        return [f"{key.to_user_string()} {day_ranges(days)}" for key, days in self.waiting.items()]
+        return waiting_lines(self.waiting)
 
     @property
     def text(self) -> str:
@@ -281,10 +253,9 @@ def alert_sensor(context: dg.SensorEvaluationContext) -> dg.SkipReason:
         return dg.SkipReason("Started: alerting on runs that finish from now on.")
     state = json.loads(context.cursor)
     graph = context.repository_def.asset_graph
-    ui_url = os.environ.get(UI_ENV, DEFAULT_UI).rstrip("/")
     posted = 0
     for record in _finished_runs(instance, state["after"]):
-        for alert in run_alerts(instance, graph, record.run_id, ui_url):
+        for alert in run_alerts(instance, graph, record.run_id, ui_url()):
             if alert.id in state["sent"]:
                 continue
             try:

@@ -9,6 +9,7 @@ import dagster as dg
 from meridian_assets import lake as lake_tables
 from meridian_assets.contracts import FEATURES, SOURCES
 from meridian_assets.lake import Lake
+from meridian_assets.metadata import null_rates, readable
 from meridian_assets.partitions import daily_partitions, mapping
 from meridian_assets.code import source_version
 from spark_jobs import columns, customer_features, gps_features, route_features, tables, traffic_features, weather_features
@@ -82,13 +83,13 @@ def build_feature_asset(group: FeatureGroup) -> dg.AssetsDefinition:
         stats = group.job.run(pyspark.spark_session, lake.path, window.start, window.end)
         written = lake_tables.profile(lake.path, group.job.TABLE, days_between(window.start, window.end))
         return dg.MaterializeResult(
-            metadata={
+            metadata=readable({
                 **lake_tables.written_metadata(lake.path, group.job.TABLE, stats["rows_per_day"]),
                 "dagster/column_schema": FEATURES[group.name].table_schema,
                 "distinct_entities": stats["distinct_entities"],
-                "null_fraction": dg.MetadataValue.json({k: round(v, 4) for k, v in written["null_fraction"].items()}),
+                **null_rates(written["null_fraction"]),
                 "spark_seconds": stats["spark_seconds"],
-            }
+            })
         )
 
     return feature_asset

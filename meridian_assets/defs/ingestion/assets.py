@@ -13,6 +13,7 @@ from meridian_assets.defs.ingestion.drops import DropError, read_file, write_ded
 from meridian_assets.defs.resources import LandingZone, landing_uri
 from meridian_assets.lake import Lake
 from meridian_assets.lake import RAW_TABLES, scratch_dir, staged_partition, written_metadata
+from meridian_assets.metadata import null_rates, readable
 from meridian_assets.partitions import daily_partitions
 
 # Vendor APIs and object stores fail transiently (the 2 AM timeout): retry those, with
@@ -40,15 +41,18 @@ def ingest_day(contract: Contract, day: str, landing: LandingZone, lake: Lake) -
     if contract.time_column:
         measures |= {"min_time": profile["first_time"], "max_time": profile["last_time"]}
     if contract.entity:
-        measures[f"distinct_{contract.entity}"] = len(profile["entities"])
-    return measures
+        entities = len(profile["entities"])
+        measures |= {f"distinct_{contract.entity}": entities,
+                     f"rows_per_{contract.entity}": profile["rows"] / entities if entities else 0.0}
+    rows = profile["rows"]
+    return measures | null_rates({c: n / rows if rows else 0.0 for c, n in profile["nulls"].items()})
 
 
 def _metadata(table: str, lake: Lake, days: dict[str, dict]) -> dict:
     written = written_metadata(lake.path, table, {d: m["rows"] for d, m in days.items()})
     if len(days) == 1:
         (m,) = days.values()
-        return {**written, **{k: v for k, v in m.items() if k != "rows"}}
+        return readable({**written, **{k: v for k, v in m.items() if k != "rows"}})
     return {**written, "files": dg.MetadataValue.json({d: m["files"] for d, m in days.items()})}
 
 

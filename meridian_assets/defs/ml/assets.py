@@ -1,6 +1,7 @@
 """The delivery-time model, its evaluation gate, and the deployment the gate guards."""
 
 import sys
+from pathlib import Path
 
 import pandas as pd
 
@@ -10,11 +11,13 @@ from meridian_assets.code import source_version
 from meridian_assets.defs.ml import model as dtm
 from meridian_assets.defs.ml import store
 from meridian_assets.lake import Lake
+from meridian_assets.metadata import partition_link, readable
 from meridian_assets.guard import PASSED, check_outcomes, require_upstream_checks
 from meridian_assets.partitions import daily_partitions, training_window_and_holdout
 from spark_jobs.layout import TRAINING_WINDOW_AND_HOLDOUT, existing_partitions
 
 ML_TABLE = "ml_feature_table"
+MODEL = "delivery_time_model"
 GATE = "evaluation_gate"
 
 
@@ -80,7 +83,7 @@ def delivery_time_model(context: dg.AssetExecutionContext, lake: Lake):
     path = store.save_version(lake.path, version, candidate.model, info)
     metrics = candidate.metrics
     yield dg.MaterializeResult(
-        metadata={
+        metadata=readable({
             "forced_past_checks": guard["forced_past_checks"],
             "left_out_days": dg.MetadataValue.json(guard["left_out"]),
             "version": version,
@@ -95,23 +98,57 @@ def delivery_time_model(context: dg.AssetExecutionContext, lake: Lake):
             "feature_importance": dg.MetadataValue.md(_importance_table(dtm.importances(candidate.model, holdout))),
             "evaluation": dg.MetadataValue.md(
                 dtm.png_markdown(dtm.evaluation_png(holdout, candidate.predicted), "evaluation")),
-        }
+        })
     )
 
 
 def gate_passed(instance: dg.DagsterInstance, day: str) -> bool:
     """The evaluation gate's latest result for `day`: it ran before, in the same run (a blocking check)."""
-    return check_outcomes(instance, dg.AssetCheckKey(dg.AssetKey("delivery_time_model"), GATE), {day}).get(day) == PASSED
+    return check_outcomes(instance, dg.AssetCheckKey(dg.AssetKey(MODEL), GATE), {day}).get(day) == PASSED
 
 
 def candidate_version(instance: dg.DagsterInstance, day: str) -> str:
     """The model version delivery_time_model materialized last for `day`."""
     records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=dg.AssetKey("delivery_time_model"), asset_partitions=[day]), limit=1
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey(MODEL), asset_partitions=[day]), limit=1
     ).records
     if not records:
         raise dg.Failure(f"no delivery_time_model materialized for {day}", allow_retries=False)
     return records[0].asset_materialization.metadata["version"].value
+
+
+def gate_reason(metrics: dict) -> str:
+    """The evaluation gate's numbers in one sentence: its check result and deployed_model say the same."""
+    limit = thresholds.GATE_BASELINE_RATIO * metrics["baseline_mae"]
+    deployed = metrics["deployed_mae_on_holdout"]
+    return (
+        f"MAE {metrics['mae']:.2f} min vs limit {limit:.2f} ({thresholds.GATE_BASELINE_RATIO} x dispatcher "
+        f"{metrics['baseline_mae']:.2f})"
+        + (f"; deployed model {deployed:.2f}" if deployed is not None else "; nothing deployed yet")
+    )
+
+
+def in_production(lake: Path) -> dict:
+    """What deployed.json points at, as the model's page shows it on every partition."""
+    pointer = store.deployed(lake)
+    if not pointer:
+        return {"version": "none"}
+    trained, metrics = pointer["trained_on"], pointer["metrics"]
+    return {
+        "version": pointer["version"],
+        "trained_on": f"{trained['first']}..{trained['last']} ({len(trained['days'])} days)",
+        "trained_on_days": dg.MetadataValue.json(trained["days"]),
+        "left_out_days": dg.MetadataValue.json(pointer["left_out"]),
+        "holdout": pointer["holdout"],
+        "candidate": partition_link(MODEL, pointer["holdout"]),
+        "mae": metrics["mae"],
+        "baseline_mae": metrics["baseline_mae"],
+        "mae_vs_dispatcher": metrics["mae"] / metrics["baseline_mae"],
+        "previous_version": pointer["previous_version"] or "none",
+        "rolled_back_from": pointer.get("rolled_back_from") or "none",
+        "deployed_at": pointer["deployed_at"],
+        "pointer": dg.MetadataValue.path(str(store.models_dir(lake) / store.DEPLOYED)),
+    }
 
 
 class Deployment(dg.Config):
@@ -120,12 +157,12 @@ class Deployment(dg.Config):
 
 @dg.asset(
     description="The model in production: {lake}/models/deployed.json points at the promoted "
-    "version, with its trained-on range, metrics and the versions before it for rollback. "
-    "Promotes the day's candidate when the evaluation gate passed it; otherwise records that the "
-    "deployed model was kept.",
+    "version, with its trained-on days, holdout, metrics and the versions before it for rollback. "
+    "Each partition records the day's decision: the candidate deployed, or held by the evaluation "
+    "gate (the deployed model kept), or a rollback; its metadata always shows what is in production.",
     group_name="ml",
     partitions_def=daily_partitions,
-    deps=["delivery_time_model"],
+    deps=[MODEL],
     kinds={"python", "json"},
     owners=["team:ml"],
     code_version=source_version(store, sys.modules[__name__]),
@@ -138,36 +175,24 @@ def deployed_model(context: dg.AssetExecutionContext, config: Deployment, lake: 
         if store.load_info(lake.path, restored)["holdout"] != context.partition_key:
             raise dg.Failure(f"roll back in the partition of the model restored, {restored}", allow_retries=False)
         pointer = store.rollback(lake.path)
-        context.log.info(f"Rolled back to {pointer['version']} (from {pointer['rolled_back_from']})")
+        decision = {"outcome": "rolled back", "decision": f"Rolled back to {pointer['version']} "
+                    f"(from {pointer['rolled_back_from']}) by a person"}
     else:
         guard = require_upstream_checks(context)
         candidate = candidate_version(context.instance, context.partition_key)
+        reason = gate_reason(store.load_info(lake.path, candidate)["metrics"])
         if gate_passed(context.instance, context.partition_key):
             pointer = store.promote(lake.path, candidate)
-            context.log.info(f"Deployed {pointer['version']} (previous: {pointer['previous_version']})")
+            decision = {"outcome": "deployed", "decision": f"Deployed {candidate}: {reason}"}
         else:
             # The gate's decision, not a failure: the model in production stays, and says so.
-            pointer = store.deployed(lake.path)
-            kept = pointer["version"] if pointer else "none"
-            context.log.info(f"Candidate {candidate} held by the evaluation gate; {kept} stays deployed")
-            return dg.MaterializeResult(metadata={
-                "outcome": "kept", "held_candidate": candidate, "version": kept,
-                "forced_past_checks": guard["forced_past_checks"],
-            })
-    return dg.MaterializeResult(
-        metadata={
-            "outcome": "rolled back" if config.rollback else "deployed",
-            "forced_past_checks": guard["forced_past_checks"],
-            "version": pointer["version"],
-            "previous_version": pointer["previous_version"] or "none",
-            "rolled_back_from": pointer.get("rolled_back_from") or "none",
-            "trained_on": f"{pointer['trained_on']['first']}..{pointer['trained_on']['last']}",
-            "left_out_days": dg.MetadataValue.json(pointer["left_out"]),
-            "mae": pointer["metrics"]["mae"],
-            "baseline_mae": pointer["metrics"]["baseline_mae"],
-            "pointer": dg.MetadataValue.path(str(store.models_dir(lake.path) / store.DEPLOYED)),
-        }
-    )
+            kept = (store.deployed(lake.path) or {}).get("version", "none")
+            decision = {"outcome": "kept", "held_candidate": candidate,
+                        "decision": f"Candidate {candidate} held by the evaluation gate, {kept} stays: {reason}"}
+    context.log.info(decision["decision"])
+    return dg.MaterializeResult(metadata=readable({
+        **decision, **in_production(lake.path), "forced_past_checks": guard["forced_past_checks"],
+    }))
 
 
 @dg.asset_check(
@@ -192,12 +217,8 @@ def evaluation_gate(context: dg.AssetCheckExecutionContext, lake: Lake) -> dg.As
     return dg.AssetCheckResult(
         passed=beats_baseline and beats_deployed,
         severity=dg.AssetCheckSeverity.WARN,
-        description=(
-            f"MAE {metrics['mae']:.2f} min vs limit {limit:.2f} ({thresholds.GATE_BASELINE_RATIO} x dispatcher "
-            f"{metrics['baseline_mae']:.2f})"
-            + (f"; deployed model {deployed_mae:.2f}" if deployed_mae is not None else "; nothing deployed yet")
-        ),
-        metadata={
+        description=gate_reason(metrics),
+        metadata=readable({
             "value": metrics["mae"],
             "threshold": limit,
             "baseline_mae": metrics["baseline_mae"],
@@ -207,7 +228,7 @@ def evaluation_gate(context: dg.AssetCheckExecutionContext, lake: Lake) -> dg.As
             "beats_deployed": beats_deployed,
             "version": version,
             "deployed_version": deployed["version"] if deployed else "none",
-        },
+        }),
     )
 
 

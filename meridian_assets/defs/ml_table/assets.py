@@ -14,7 +14,8 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 from meridian_assets.dbt_project import meridian_dbt_project
 from meridian_assets.lake import Lake
-from meridian_assets.lake import write_partition, written_metadata
+from meridian_assets.lake import profile, write_partition, written_metadata
+from meridian_assets.metadata import column_schema, null_rates, readable
 from meridian_assets.partitions import daily_partitions, mapping
 from spark_jobs.layout import PREVIOUS_DAY, days_between
 
@@ -123,13 +124,17 @@ def ml_table_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, 
         for event in invocation.stream():
             if isinstance(event, dg.Output) and event.output_name == ML_TABLE:
                 # The model's file is complete here; dbt's tests (checks) follow it.
-                rows = publish_days(output, lake.path, days_between(start, end))
-                event = event.with_metadata({
+                days = days_between(start, end)
+                rows = publish_days(output, lake.path, days)
+                written = profile(lake.path, ML_TABLE, days)
+                event = event.with_metadata(readable({
                     **event.metadata,
                     **written_metadata(lake.path, ML_TABLE, rows),
                     # The lake table, not dbt's relation in DuckDB's throwaway in-memory database.
                     "dagster/table_name": LAKE_TABLE_NAME,
-                })
+                    "dagster/column_schema": column_schema(written["schema"]),
+                    **null_rates(written["null_fraction"]),
+                }))
             yield event
     finally:
         output.unlink(missing_ok=True)

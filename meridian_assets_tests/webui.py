@@ -1,0 +1,128 @@
+"""The Dagster web UI as a person meets it: `dagster-webserver` on 127.0.0.1 over an instance, and
+Debian's Chromium driven by Playwright (never a downloaded browser). Used by the browser tests
+and by `make screenshots`."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from playwright.sync_api import Page, sync_playwright
+
+PROJECT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"  # Debian's package, installed by scripts/bootstrap.sh
+LOCATION = "meridian_assets"
+STARTUP_SECONDS = 180
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Webserver:
+    """dagster-webserver in its own process group, stopped with it (code server included)."""
+
+    def __init__(self, env: dict[str, str], log: Path):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._log = open(log, "w")
+        self._process = subprocess.Popen(
+            [str(Path(sys.executable).parent / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(self.port),
+             "-w", str(PROJECT / "workspace.yaml")],
+            cwd=PROJECT, env={**os.environ, **env, "MERIDIAN_UI_URL": self.url},
+            stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+
+    def graphql(self, query: str, **variables) -> dict:
+        request = urllib.request.Request(
+            f"{self.url}/graphql", data=json.dumps({"query": query, "variables": variables}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            body = json.load(response)
+        assert "errors" not in body, body["errors"]
+        return body["data"]
+
+    def wait_until_loaded(self) -> None:
+        """Until the code location is loaded (a load error fails at once, with the error)."""
+        query = "{ workspaceOrError { ... on Workspace { locationEntries { name locationOrLoadError { __typename "\
+                "... on PythonError { message } } } } } }"
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while time.monotonic() < deadline:
+            assert self._process.poll() is None, f"dagster-webserver exited, see {self._log.name}"
+            try:
+                entries = self.graphql(query)["workspaceOrError"]["locationEntries"]
+            except OSError:
+                entries = []
+            loaded = {e["name"]: e["locationOrLoadError"] for e in entries if e["locationOrLoadError"]}
+            if LOCATION in loaded:
+                assert loaded[LOCATION]["__typename"] == "RepositoryLocation", loaded[LOCATION]
+                return
+            time.sleep(1)
+        raise TimeoutError(f"the code location did not load in {STARTUP_SECONDS} s, see {self._log.name}")
+
+    def stop(self) -> None:
+        if self._process.poll() is None:
+            os.killpg(self._process.pid, signal.SIGTERM)
+            try:
+                self._process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self._process.pid, signal.SIGKILL)
+                self._process.wait()
+        self._log.close()
+
+
+@contextmanager
+def webserver(dagster_home: Path, env: dict[str, str], log: Path) -> Iterator[Webserver]:
+    server = Webserver({"DAGSTER_HOME": str(dagster_home), **env}, log)
+    try:
+        server.wait_until_loaded()
+        yield server
+    finally:
+        server.stop()
+
+
+@contextmanager
+def browser_page(base_url: str) -> Iterator[Page]:
+    """A Chromium page on the UI, as a person who has seen it before."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM)
+        try:
+            page = browser.new_page(base_url=base_url, viewport={"width": 1600, "height": 1000})
+            page.set_default_timeout(60_000)
+            # What the dialog's "Skip" stores in the browser: the first-visit dialog stays shut.
+            page.add_init_script("window.localStorage.setItem('communityNux', JSON.stringify('1'))")
+            yield page
+        finally:
+            browser.close()
+
+
+def open_lineage(page: Page) -> None:
+    """The global lineage with every group expanded (the UI's ⌥E), in a window it fits."""
+    page.set_viewport_size({"width": 2200, "height": 1300})
+    page.goto("/asset-groups")
+    page.get_by_text("raw_ingestion", exact=True).first.wait_for()
+    page.wait_for_load_state("networkidle")
+    node = page.get_by_text("raw_gps_telemetry", exact=True)
+    if not node.count():  # the UI remembers expanded groups; ⌥E toggles
+        page.keyboard.press("Alt+e")
+    node.first.wait_for()
+
+
+def shoot(page: Page, folder: Path, name: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
+    page.wait_for_load_state("networkidle")
+    page.screenshot(path=path)
+    return path
