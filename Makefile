@@ -44,7 +44,7 @@ $(MANIFEST): $(VENV)/.installed dbt_project/dbt_project.yml $(shell find dbt_pro
 # own process, through the code location), so the UI's Overview, timeline and jobs show them.
 run: install $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml
 	$(PY) -m meridian_assets.synthetic $(MERIDIAN_LANDING) $(DEMO_START) $(DEMO_END) --vehicles $(VEHICLES)
-	@echo "one daily_pipeline run per day, in order (runs' output: $(DAGSTER_HOME)/runs.log)"
+	@echo "per day, in order, its four stage runs (runs' output: $(DAGSTER_HOME)/runs.log)"
 	$(PY) -m meridian_assets.cli launch $(DEMO_START) $(DEMO_END) --log $(DAGSTER_HOME)/runs.log \
 	  || echo "some runs did not succeed: the summary below and the UI (make dev) say where"
 	$(PY) -m meridian_assets.cli status $(DEMO_START) $(DEMO_END) --require-deployed

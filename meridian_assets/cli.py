@@ -22,6 +22,8 @@ from meridian_assets.defs.ml.assets import Deployment, candidate_version, deploy
 from meridian_assets.guard import FAILED, PASSED, WARNED, check_outcomes
 from spark_jobs.layout import days_between
 
+RUN_TIMEOUT_SECONDS = 7200  # when the instance sets no run_monitoring.max_runtime_seconds
+
 
 def status(start: str, end: str, instance: dg.DagsterInstance, defs: dg.Definitions) -> str:
     """Per asset: partitions of the range materialized, and its checks' latest outcome per day."""
@@ -97,19 +99,31 @@ def redirect_fds(target) -> Iterator[TextIO]:
     """Point this process's stdout and stderr (and so its children's) at `target`; yields the former stdout."""
     sys.stdout.flush()
     sys.stderr.flush()
-    saved = [os.dup(1), os.dup(2)]
-    os.dup2(target.fileno(), 1)
-    os.dup2(target.fileno(), 2)
+    saved = [os.dup(1)]
     try:
+        saved.append(os.dup(2))
+        os.dup2(target.fileno(), 1)
+        os.dup2(target.fileno(), 2)
         with open(os.dup(saved[0]), "w") as out:
             yield out
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
-        os.dup2(saved[0], 1)
-        os.dup2(saved[1], 2)
-        for fd in saved:
-            os.close(fd)
+        for fd, saved_fd in enumerate(saved, start=1):
+            os.dup2(saved_fd, fd)
+            os.close(saved_fd)
+
+
+def wait_for(instance: dg.DagsterInstance, run_id: str) -> dg.DagsterRun:
+    """Until the run ends; past the instance's maximum runtime it is stopped and marked failed,
+    as run monitoring would (no daemon watches these runs)."""
+    deadline = time.monotonic() + (instance.run_monitoring_max_runtime_seconds or RUN_TIMEOUT_SECONDS)
+    while not (run := instance.get_run_by_id(run_id)).is_finished:
+        if time.monotonic() > deadline:
+            instance.run_launcher.terminate(run_id)
+            instance.report_run_failed(run, "exceeded the maximum runtime with no daemon to stop it")
+        time.sleep(1)
+    return run
 
 
 def launch(instance: dg.DagsterInstance, jobs: list[str], days: list[str], workspace_file: str, log: Path) -> int:
@@ -137,8 +151,7 @@ def launch(instance: dg.DagsterInstance, jobs: list[str], days: list[str], works
                 job = get_remote_job_from_remote_repo(repository, name)
                 run = _create_run(instance, location, repository, job, {}, {PARTITION_NAME_TAG: day}, None, None)
                 instance.launch_run(run.run_id, workspace)
-                while not (run := instance.get_run_by_id(run.run_id)).is_finished:
-                    time.sleep(1)
+                run = wait_for(instance, run.run_id)
                 if run.status != dg.DagsterRunStatus.SUCCESS:
                     print(f"  {day}: stopped, {name} {run.status.value.lower()} (run {run.run_id})", file=out, flush=True)
                     stopped += 1
@@ -164,9 +177,6 @@ def main(argv: list[str] | None = None) -> int:
                            help="comma-separated, run in order per day (default: the day's stages)")
     launching.add_argument("-w", "--workspace", default="workspace.yaml")
     launching.add_argument("--log", type=Path, default=Path("launch.log"), help="the runs' output")
-    listing = commands.add_parser("days", help="print the days of a range, one a line")
-    listing.add_argument("start")
-    listing.add_argument("end")
     commands.add_parser("generate", help="the synthetic vendor (see python -m meridian_assets.synthetic -h)",
                         add_help=False)
     args, rest = parser.parse_known_args(argv)
@@ -174,9 +184,10 @@ def main(argv: list[str] | None = None) -> int:
         from meridian_assets import synthetic
 
         return synthetic.main(rest) or 0
-    if args.command == "days":
-        print("\n".join(days_between(args.start, args.end)))
-        return 0
+    if args.command == "launch":
+        stopped = launch(dg.DagsterInstance.get(), args.jobs.split(","), days_between(args.start, args.end),
+                         args.workspace, args.log)
+        return 1 if stopped else 0
     from meridian_assets.definitions import defs
 
     definitions = defs()
@@ -185,8 +196,6 @@ def main(argv: list[str] | None = None) -> int:
     instance = dg.DagsterInstance.get()
     if args.command == "rollback":
         return rollback(instance, definitions, lake)
-    if args.command == "launch":
-        return 1 if launch(instance, args.jobs.split(","), days_between(args.start, args.end), args.workspace, args.log) else 0
     print(status(args.start, args.end, instance, definitions))
     print("evaluation gate (a candidate must beat the dispatcher by 5% and the deployed model):")
     print("\n".join(gate_decisions(args.start, args.end, instance, lake)) or "  no candidates trained")

@@ -28,8 +28,7 @@ def partition_link(asset: str, day: str) -> dg.MetadataValue:
 
 def _round(value):
     if isinstance(value, float) and math.isfinite(value) and value != 0:
-        digits = SIGNIFICANT_DIGITS - 1 - math.floor(math.log10(abs(value)))
-        return round(value, max(digits, 0))
+        return float(round(value, SIGNIFICANT_DIGITS - 1 - math.floor(math.log10(abs(value)))))
     if isinstance(value, dg.FloatMetadataValue) and value.value is not None:
         return dg.MetadataValue.float(_round(value.value))
     if isinstance(value, dict):
@@ -50,10 +49,11 @@ def readable(metadata: Mapping[str, object]) -> dict[str, object]:
 def null_rates(null_fraction: Mapping[str, float]) -> dict[str, object]:
     """Per column (a table to read) and the worst column's (a number the UI plots over days)."""
     worst = max(null_fraction, key=null_fraction.get, default=None)
+    highest = float(null_fraction[worst]) if worst is not None else 0.0
     return {
         "null_fraction": dg.MetadataValue.json(dict(null_fraction)),
-        "max_null_fraction": float(null_fraction[worst]) if worst else 0.0,
-        "max_null_column": worst or "none",
+        "max_null_fraction": highest,
+        "max_null_column": worst if highest > 0 else "none",
     }
 
 

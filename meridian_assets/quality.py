@@ -117,9 +117,10 @@ def _result(asset: str, rule: Rule, by_day: dict[str, Outcome], graph) -> dg.Ass
     )
     metadata = {"value": shown.value, "threshold": shown.threshold, **shown.extra}
     description = "; ".join(f"{d}: {o.description}" for d, o in failed.items()) if failed else shown.description
-    if severity == dg.AssetCheckSeverity.ERROR and failed:
+    blocking_days = [d for d, o in failed.items() if o.severity == dg.AssetCheckSeverity.ERROR]
+    if severity == dg.AssetCheckSeverity.ERROR and blocking_days:
         # What this failure holds back, through the lineage's partition mappings, where people read.
-        waiting = downstream_partitions(graph, [dg.AssetKey(asset)], failed)
+        waiting = downstream_partitions(graph, [dg.AssetKey(asset)], blocking_days)
         metadata["blocks"] = "; ".join(waiting_lines(waiting)) or "nothing"
         description += f". Blocks: {metadata['blocks']}"
     if len(by_day) > 1:

@@ -13,7 +13,7 @@ def test_floats_keep_four_significant_digits_everywhere():
         "duration": dg.MetadataValue.float(0.355279), "nan": float("nan"),
         "schema": column_schema(pa.schema([("a", pa.int64())])),
     })
-    assert shown["mae"] == 8.691 and shown["fraction"] == 0.0001235 and shown["big"] == 123457.0
+    assert shown["mae"] == 8.691 and shown["fraction"] == 0.0001235 and shown["big"] == 123500.0
     assert shown["rows"] == 1100 and shown["name"] == "v1"
     assert shown["days"].value == {"2026-11-01": {"value": 0.3333}}
     assert shown["duration"].value == 0.3553
@@ -26,6 +26,7 @@ def test_null_rates_give_the_worst_column_as_a_number_the_ui_plots():
     assert rates["max_null_fraction"] == 0.3 and rates["max_null_column"] == "heading_deg"
     assert rates["null_fraction"].value == {"speed_kph": 0.01, "heading_deg": 0.3}
     assert null_rates({})["max_null_fraction"] == 0.0
+    assert null_rates({"speed_kph": 0.0})["max_null_column"] == "none"
 
 
 def test_columns_carry_their_written_types():

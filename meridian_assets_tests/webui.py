@@ -73,13 +73,16 @@ class Webserver:
         raise TimeoutError(f"the code location did not load in {STARTUP_SECONDS} s, see {self._log.name}")
 
     def stop(self) -> None:
-        if self._process.poll() is None:
-            os.killpg(self._process.pid, signal.SIGTERM)
+        """The whole process group, code server included, even if the webserver itself is gone."""
+        for sig in (signal.SIGTERM, signal.SIGKILL):
             try:
+                os.killpg(self._process.pid, sig)
                 self._process.wait(timeout=30)
+                break
+            except ProcessLookupError:
+                break
             except subprocess.TimeoutExpired:
-                os.killpg(self._process.pid, signal.SIGKILL)
-                self._process.wait()
+                continue
         self._log.close()
 
 
@@ -99,7 +102,8 @@ def browser_page(base_url: str) -> Iterator[Page]:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM)
         try:
-            page = browser.new_page(base_url=base_url, viewport={"width": 1600, "height": 1000})
+            # Wide enough that the lineage fits and check names are not shortened.
+            page = browser.new_page(base_url=base_url, viewport={"width": 2200, "height": 1300})
             page.set_default_timeout(60_000)
             # What the dialog's "Skip" stores in the browser: the first-visit dialog stays shut.
             page.add_init_script("window.localStorage.setItem('communityNux', JSON.stringify('1'))")
@@ -109,8 +113,7 @@ def browser_page(base_url: str) -> Iterator[Page]:
 
 
 def open_lineage(page: Page) -> None:
-    """The global lineage with every group expanded (the UI's ⌥E), in a window it fits."""
-    page.set_viewport_size({"width": 2200, "height": 1300})
+    """The global lineage with every group expanded (the UI's ⌥E)."""
     page.goto("/asset-groups")
     page.get_by_text("raw_ingestion", exact=True).first.wait_for()
     page.wait_for_load_state("networkidle")

@@ -22,10 +22,10 @@ def main(folder: Path) -> None:
         open_lineage(page)
         print(shoot(page, folder, "lineage"))
         page.goto("/assets/ml_feature_table?view=checks")
-        page.get_by_text("not_null_ml_feature_table_delivery_id").first.wait_for()
+        page.get_by_text("Execute all").wait_for()
         print(shoot(page, folder, "ml_feature_table_checks"))
         page.goto("/assets/deployed_model")
-        page.get_by_text("decision").first.wait_for()
+        page.get_by_text("outcome", exact=True).first.wait_for()
         print(shoot(page, folder, "deployed_model"))
 
 

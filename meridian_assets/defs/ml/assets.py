@@ -143,7 +143,7 @@ def in_production(lake: Path) -> dict:
         "candidate": partition_link(MODEL, pointer["holdout"]),
         "mae": metrics["mae"],
         "baseline_mae": metrics["baseline_mae"],
-        "mae_vs_dispatcher": metrics["mae"] / metrics["baseline_mae"],
+        "mae_vs_dispatcher": metrics["mae"] / metrics["baseline_mae"] if metrics["baseline_mae"] else float("nan"),
         "previous_version": pointer["previous_version"] or "none",
         "rolled_back_from": pointer.get("rolled_back_from") or "none",
         "deployed_at": pointer["deployed_at"],
