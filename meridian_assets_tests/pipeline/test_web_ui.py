@@ -32,6 +32,7 @@ from meridian_assets_tests.webui import PROJECT, browser_page, open_lineage, sho
 FAILED_DAY, HELD_DAY = BAD_DAY, NEXT_DAY
 ARTIFACTS = PROJECT / "test-artifacts" / "ui"
 GROUPS = {"landing", "raw_ingestion", "features", "ml_ready", "ml"}
+DATA_STAGES = [job.name for job in stage_jobs if job.name != "daily_model"]  # launched as `make run` does
 
 
 def build_story(root: Path) -> tuple[dict[str, str], str]:
@@ -43,13 +44,12 @@ def build_story(root: Path) -> tuple[dict[str, str], str]:
     partial_fleet(root, FAILED_DAY)
     # The data stages as `make run` launches them: through the code location, each run in a
     # process of its own; day 9 stops at its ingestion, day 10 goes on.
-    data_stages = [job.name for job in stage_jobs if job.name != "daily_model"]
     with environment(env):
-        assert cli.launch(instance, data_stages, [FAILED_DAY, HELD_DAY], str(PROJECT / "workspace.yaml"),
+        assert cli.launch(instance, DATA_STAGES, [FAILED_DAY, HELD_DAY], str(PROJECT / "workspace.yaml"),
                           root / "launch.log") == 1
     runs = {day: instance.get_runs(dg.RunsFilter(tags={"dagster/partition": day})) for day in (FAILED_DAY, HELD_DAY)}
     assert [(r.job_name, r.status) for r in runs[FAILED_DAY]] == [("daily_ingest", dg.DagsterRunStatus.FAILURE)]
-    assert sorted(r.job_name for r in runs[HELD_DAY] if r.status == dg.DagsterRunStatus.SUCCESS) == sorted(data_stages)
+    assert sorted(r.job_name for r in runs[HELD_DAY] if r.status == dg.DagsterRunStatus.SUCCESS) == sorted(DATA_STAGES)
     assert {r.remote_job_origin.location_name for r in runs[FAILED_DAY] + runs[HELD_DAY]} == {"meridian_assets"}
     deploy_an_oracle(root / "lake", HELD_DAY)
     assert run(root, instance, day=HELD_DAY, select=dg.AssetSelection.groups("ml")).success
@@ -198,6 +198,6 @@ def test_ml_feature_table_checks_tab_lists_partitioned_dbt_tests(story, page):
 
 def test_the_overview_timeline_shows_the_launched_runs(story, page):
     page.goto("/overview")
-    for stage in stage_jobs:
-        page.get_by_text(stage.name, exact=True).first.wait_for()
+    for stage in DATA_STAGES:
+        page.get_by_text(stage, exact=True).first.wait_for()
     shoot(page, ARTIFACTS, "overview")
