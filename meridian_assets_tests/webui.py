@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Page, expect, sync_playwright
 
 PROJECT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"  # Debian's package, installed by scripts/bootstrap.sh
@@ -121,6 +121,9 @@ def open_lineage(page: Page) -> None:
     if not node.count():  # the UI remembers expanded groups; ⌥E toggles
         page.keyboard.press("Alt+e")
     node.first.wait_for()
+    # Each node loads its status on its own; then the edges settle into place.
+    expect(page.get_by_text("Loading")).to_have_count(0)
+    page.wait_for_timeout(1000)
 
 
 def shoot(page: Page, folder: Path, name: str) -> Path:
