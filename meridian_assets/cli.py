@@ -126,6 +126,20 @@ def wait_for(instance: dg.DagsterInstance, run_id: str) -> dg.DagsterRun:
     return run
 
 
+@contextmanager
+def code_location(instance: dg.DagsterInstance, workspace_file: str):
+    """The workspace of `workspace_file`, loaded as the webserver and the daemon load it (its code
+    server in a process of its own), and its one repository."""
+    from dagster._cli.workspace.cli_target import (
+        get_code_location_from_workspace, get_remote_repository_from_code_location, get_workspace_from_cli_opts,
+    )
+    from dagster_shared.cli import WorkspaceOpts
+
+    with get_workspace_from_cli_opts(instance, dg.__version__, WorkspaceOpts(workspace=[workspace_file])) as workspace:
+        location = get_code_location_from_workspace(workspace, None)
+        yield workspace, location, get_remote_repository_from_code_location(location, None)
+
+
 def launch(instance: dg.DagsterInstance, jobs: list[str], days: list[str], workspace_file: str, log: Path) -> int:
     """Each day in order, the `jobs` in order, each run launched as the webserver launches one: in
     its own process through the code location of `workspace_file`, so it records its origin and
@@ -134,18 +148,11 @@ def launch(instance: dg.DagsterInstance, jobs: list[str], days: list[str], works
     after another. The code server's and the runs' output go to `log`; a line per day to stdout.
     Returns how many days stopped."""
     from dagster._cli.job import _create_run
-    from dagster._cli.workspace.cli_target import (
-        get_code_location_from_workspace, get_remote_job_from_remote_repo,
-        get_remote_repository_from_code_location, get_workspace_from_cli_opts,
-    )
-    from dagster_shared.cli import WorkspaceOpts
+    from dagster._cli.workspace.cli_target import get_remote_job_from_remote_repo
 
     stopped = 0
-    opts = WorkspaceOpts(workspace=[workspace_file])
     with open(log, "a") as logged, redirect_fds(logged) as out, \
-            get_workspace_from_cli_opts(instance, dg.__version__, opts) as workspace:
-        location = get_code_location_from_workspace(workspace, None)
-        repository = get_remote_repository_from_code_location(location, None)
+            code_location(instance, workspace_file) as (workspace, location, repository):
         for day in days:
             for name in jobs:
                 job = get_remote_job_from_remote_repo(repository, name)

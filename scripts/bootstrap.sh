@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the project needs on a fresh machine: Java for Spark, Debian's Chromium for the
-# browser tests (Playwright drives it; no browser is downloaded), then the pinned venv.
+# browser tests (Playwright drives it; no browser is downloaded), Debian's PostgreSQL server for
+# the production profile's instance (scripts/postgres.sh starts one per test run), then the
+# pinned venv.
 # Only the package registries are used (Debian's packages and PyPI).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,6 +10,7 @@ cd "$(dirname "$0")/.."
 packages=()
 command -v java >/dev/null 2>&1 || packages+=(openjdk-17-jre-headless)
 [ -x /usr/bin/chromium ] || packages+=(chromium)
+compgen -G '/usr/lib/postgresql/*/bin/pg_ctl' >/dev/null || packages+=(postgresql)
 if [ ${#packages[@]} -gt 0 ]; then
   echo "bootstrap: installing ${packages[*]}" >&2
   apt-get update -qq
