@@ -40,8 +40,9 @@ def with_code_references(assets: list) -> list:
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    # In process: one process and one SparkSession per run instead of a process (and a JVM)
-    # per step (docs/ARCHITECTURE.md). In production each run gets its own pod.
+    # In process by default: one process and one SparkSession per run instead of a process (and
+    # a JVM) per step (docs/ARCHITECTURE.md). On Kubernetes (MERIDIAN_EXECUTOR=k8s) each run gets
+    # its own pod and each step a Job of its own, so a Spark step gets the pod its tag asks for.
     return dg.Definitions(
         assets=[*(landing_drop(c) for c in SOURCES.values()), *with_automation(with_code_references(ASSETS))],
         asset_checks=[*CHECKS, *freshness_checks],
@@ -49,5 +50,5 @@ def defs() -> dg.Definitions:
         jobs=[daily_job, *stage_jobs, backfill_job],
         schedules=[nightly_schedule],
         sensors=[landing_sensor, automation_sensor, freshness_sensor, *alert_sensors],
-        executor=dg.in_process_executor,
+        executor=resources.executor(),
     )

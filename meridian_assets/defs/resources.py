@@ -16,6 +16,7 @@ from urllib.parse import urlparse
 import dagster as dg
 from dagster_aws.s3 import S3Resource
 from dagster_dbt import DbtCliResource
+from dagster_k8s import k8s_job_executor
 from dagster_pyspark import LazyPySparkResource
 
 from meridian_assets.dbt_project import meridian_dbt_project
@@ -129,8 +130,28 @@ def git_remote() -> tuple[str, str] | None:
 
 
 def spark_resource(master: str | dg.EnvVar | None) -> LazyPySparkResource:
-    """Lazy: runs that touch no Spark asset start no JVM."""
+    """Lazy: runs that touch no Spark asset start no JVM.
+
+    An EnvVar is resolved here: Dagster resolves it in a resource's own fields, not inside the
+    `spark_config` dict, which would pass {"env": NAME} on, flattened by dagster-pyspark to a
+    `spark.master.env` setting, and Spark would silently stay on its default master, local[*].
+    """
+    if isinstance(master, dg.EnvVar):
+        master = master.get_value()
     return LazyPySparkResource(spark_config={**SPARK_DEFAULTS, "spark.master": master})
+
+
+EXECUTORS = {"in_process": dg.in_process_executor, "k8s": k8s_job_executor}
+
+
+def executor() -> dg.ExecutorDefinition:
+    """MERIDIAN_EXECUTOR (default in_process): k8s runs each step in a Kubernetes Job of its own
+    (dagster-k8s), sized by the step's `dagster-k8s/config` tag. An unknown name fails the load:
+    a typo must not quietly run every Spark step inside the run's own pod."""
+    name = os.environ.get("MERIDIAN_EXECUTOR", "in_process")
+    if name not in EXECUTORS:
+        raise ValueError(f"MERIDIAN_EXECUTOR={name!r}: expected one of {sorted(EXECUTORS)}")
+    return EXECUTORS[name]
 
 
 def landing_uri() -> str:

@@ -19,6 +19,17 @@ from spark_jobs.layout import days_between
 # cannot be told apart here, so the retries stay few and slow.
 SPARK_RETRY = dg.RetryPolicy(max_retries=2, delay=15, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 
+# The pod of each Spark step under the Kubernetes executor (MERIDIAN_EXECUTOR=k8s); the in-process
+# executor ignores the tag. The pod holds the Spark driver: its 3g heap, what the JVM takes beyond
+# it (3.2-3.6 GiB of RSS in all, docs/BENCHMARKS.md), the step's Python (~1 GiB) and headroom.
+# With local[*] (deploy/k8s/values.yaml) it also runs the tasks, on as many cores as its CPU
+# limit: 2, what SPARK_DEFAULTS are tuned for. Requests equal limits: the node reserves all of
+# it, and memory pressure on the node evicts this pod last.
+SPARK_POD = {"dagster-k8s/config": {"container_config": {"resources": {
+    "requests": {"cpu": "2", "memory": "6Gi"},
+    "limits": {"cpu": "2", "memory": "6Gi"},
+}}}}
+
 
 @dataclass(frozen=True)
 class FeatureGroup:
@@ -72,6 +83,7 @@ def build_feature_asset(group: FeatureGroup) -> dg.AssetsDefinition:
         backfill_policy=dg.BackfillPolicy.single_run(),
         retry_policy=SPARK_RETRY,
         pool="spark",
+        op_tags=SPARK_POD,
         kinds={"spark", "parquet"},
         owners=["team:data-platform"],
         code_version=source_version(group.job, tables, columns),
