@@ -183,7 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     launching.add_argument("--jobs", default=",".join(j.name for j in stage_jobs),
                            help="comma-separated, run in order per day (default: the day's stages)")
     launching.add_argument("-w", "--workspace", default="workspace.yaml")
-    launching.add_argument("--log", type=Path, default=Path("launch.log"), help="the runs' output")
+    launching.add_argument("--log", type=Path, default=Path(os.environ.get("DAGSTER_HOME", ".")) / "runs.log",
+                           help="the runs' output (default $DAGSTER_HOME/runs.log)")
     commands.add_parser("generate", help="the synthetic vendor (see python -m meridian_assets.synthetic -h)",
                         add_help=False)
     args, rest = parser.parse_known_args(argv)

@@ -120,6 +120,11 @@ def test_resources_read_the_environment(monkeypatch, tmp_path):
         assert res.landing.uri == "s3://meridian-drops/vendor" and res.landing.is_s3
         assert res.lake.path == tmp_path
 
+    # The Spark master reaches the session's settings (an EnvVar inside spark_config was once
+    # passed on unresolved, and Spark silently stayed on local[*]).
+    monkeypatch.setenv("MERIDIAN_SPARK_MASTER", "spark://127.0.0.1:7077")
+    assert defs().resources["pyspark"].spark_config["spark.master"] == "spark://127.0.0.1:7077"
+
 
 def test_dbt_environment_carries_the_partition_window():
     assert dbt_environment("2026-11-01", "2026-11-03", Path("/lake"), Path("/lake/out.parquet")) == {

@@ -189,3 +189,16 @@ def test_arrow_pandera_and_ui_views_of_each_contract_agree(contract):
     ui = [(c.name, c.constraints.nullable) for c in contract.table_schema.columns]
     declared = [(c.name, c.nullable) for c in contract.columns]
     assert [n for n, _ in arrow] == [n for n, _ in declared] and pandera == ui == declared
+
+
+def test_every_entry_point_loads_the_same_code_location():
+    """`dagster` (workspace.yaml, [tool.dagster]) and `dg` ([tool.dg]) name one module and one name."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]
+    (entry,) = yaml.safe_load((ROOT / "workspace.yaml").read_text())["load_from"]
+    module = {project["dagster"]["module_name"], project["dg"]["project"]["code_location_target_module"],
+              entry["python_module"]["module_name"]}
+    name = {project["dagster"]["code_location_name"], project["dg"]["project"]["code_location_name"],
+            entry["python_module"]["location_name"]}
+    assert module == {"meridian_assets.definitions"} and len(name) == 1, (module, name)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A throwaway PostgreSQL server for the production profile's instance (deploy/dagster.yaml):
 #   scripts/postgres.sh start DIR [PORT]   data, socket and log in DIR; listens on 127.0.0.1:PORT
+#                                          (default $DAGSTER_PG_PORT, else 5432)
 #                                          (as root, DIR's parents must let `postgres` through)
 #   scripts/postgres.sh stop DIR           stops it (fast shutdown) and removes DIR
 # Debian's server (scripts/bootstrap.sh installs it). The role and database are
@@ -11,7 +12,7 @@ set -euo pipefail
 
 usage() { echo "usage: $0 start DIR [PORT] | stop DIR" >&2; exit 2; }
 [ $# -ge 2 ] || usage
-command=$1 dir=$2 port=${3:-5432}
+command=$1 dir=$2 port=${3:-${DAGSTER_PG_PORT:-5432}}
 
 bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 [ -x "$bin/pg_ctl" ] || { echo "postgres.sh: no PostgreSQL server; run scripts/bootstrap.sh" >&2; exit 1; }
@@ -41,6 +42,7 @@ case $command in
     fi
     PGPASSWORD=$DAGSTER_PG_PASSWORD "$bin/createdb" -h 127.0.0.1 -p "$port" -U "$DAGSTER_PG_USERNAME" "$DAGSTER_PG_DB"
     echo "postgres.sh: PostgreSQL on 127.0.0.1:$port, database $DAGSTER_PG_DB, data in $dir"
+    echo "postgres.sh: for deploy/dagster.yaml: export DAGSTER_PG_HOST=127.0.0.1 DAGSTER_PG_PORT=$port"
     ;;
   stop)
     if [ -f "$dir/data/postmaster.pid" ]; then

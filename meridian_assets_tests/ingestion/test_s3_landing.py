@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -19,20 +18,15 @@ from meridian_assets.defs.ingestion.assets import raw_assets
 from meridian_assets.lake import Lake
 from meridian_assets.defs.resources import LandingZone, S3Resource
 from meridian_assets.synthetic import write_day
+from meridian_assets_tests.ports import free_port
 
 DAY = "2026-11-01"
 CREDENTIALS = {"aws_access_key_id": "meridian-test", "aws_secret_access_key": "meridian-test-secret"}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def s3_endpoint():
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

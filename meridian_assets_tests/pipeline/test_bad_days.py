@@ -22,12 +22,9 @@ import dagster as dg
 from meridian_assets.definitions import defs
 from meridian_assets import cli
 from meridian_assets.defs.ml import store
-from meridian_assets.defs.ml.assets import candidate_version
 from meridian_assets.guard import FAILED, FORCE_TAG, PASSED, check_outcomes
-from meridian_assets.synthetic import write_day
 from meridian_assets_tests.pipeline.story import (
-    BAD_DAY, GOOD, MODEL, NEXT_DAY, SEED, VEHICLES, gate_outcome, partial_fleet, rewrite_gps, run,
-    step_failures,
+    BAD_DAY, GOOD, MODEL, gate_outcome, partial_fleet, rewrite_gps, run,
 )
 
 
@@ -127,30 +124,6 @@ def test_good_ninth_day_trains_and_the_gate_decides(history):
     ).records[0].asset_materialization.metadata
     assert deployment["outcome"].value == ("deployed" if passed else "kept")
     assert (store.deployed(root / "lake")["holdout"] == BAD_DAY) == passed
-
-
-def test_the_day_after_a_bad_day_trains_without_it_until_it_is_fixed(history):
-    root, instance = history
-    partial_fleet(root)
-    assert not run(root, instance, day=BAD_DAY).success
-
-    result = run(root, instance, day=NEXT_DAY)
-    assert NEXT_DAY in instance.get_materialized_partitions(MODEL), step_failures(result)
-    info = store.load_info(root / "lake", candidate_version(instance, NEXT_DAY))
-    assert BAD_DAY not in info["trained_on"]["days"]
-    assert set(GOOD) <= set(info["trained_on"]["days"])
-    assert f"raw_gps_telemetry.fleet_reporting failed for {BAD_DAY}" in info["left_out"][BAD_DAY]
-    meta = instance.fetch_materializations(MODEL, limit=1).records[0].asset_materialization.metadata
-    assert BAD_DAY in meta["left_out_days"].value
-    if gate_outcome(instance, NEXT_DAY) == PASSED:
-        assert BAD_DAY in store.deployed(root / "lake")["left_out"]
-
-    # The vendor re-delivers a good day 9: its checks pass, and the next training uses it.
-    write_day(root / "landing", BAD_DAY, vehicles=VEHICLES, seed=SEED)
-    assert run(root, instance, day=BAD_DAY, select=dg.AssetSelection.groups("raw_ingestion", "features", "ml_ready")).success
-    run(root, instance, day=NEXT_DAY, select=[MODEL])
-    info = store.load_info(root / "lake", candidate_version(instance, NEXT_DAY))
-    assert BAD_DAY in info["trained_on"]["days"] and not info["left_out"]
 
 
 def test_a_person_can_force_training_past_failed_checks(history):

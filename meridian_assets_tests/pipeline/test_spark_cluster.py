@@ -1,6 +1,6 @@
 """The production profile's Spark: the feature groups, unchanged, on a Spark standalone cluster.
 
-`scripts/spark_cluster.sh` starts a master and one worker (1 core, 2g: one executor of Spark's
+`scripts/spark_cluster.sh` starts a master and one worker (2 cores, 2g: one executor of Spark's
 default 1g) on 127.0.0.1 from the venv's pyspark. Over a copy of the good history's raw tables
 only, `dagster asset materialize` materializes the five feature groups for the last good day
 with MERIDIAN_SPARK_MASTER pointing at the cluster, in its own process: a driver of its own, as
@@ -39,8 +39,9 @@ RUN_TIMEOUT = 600
 
 
 def _script(action: str, folder: Path, timeout: float) -> subprocess.CompletedProcess:
+    # Both cores of this machine for the one executor: the day's groups are computed in parallel.
     return subprocess.run(["bash", str(CLUSTER), action, str(folder)], capture_output=True, text=True,
-                          timeout=timeout, check=False)
+                          timeout=timeout, check=False, env={**os.environ, "SPARK_WORKER_CORES": "2"})
 
 
 @pytest.fixture()
