@@ -17,20 +17,20 @@ command=$1 dir=$2 port=${3:-${DAGSTER_PG_PORT:-5432}}
 bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 [ -x "$bin/pg_ctl" ] || { echo "postgres.sh: no PostgreSQL server; run scripts/bootstrap.sh" >&2; exit 1; }
 
-as_owner() {
-  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
-}
+root=$([ "$(id -u)" = 0 ] && echo yes || true)
+as_owner() { if [ -n "$root" ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+give() { if [ -n "$root" ]; then chown postgres "$@"; fi; }
 
 case $command in
   start)
     : "${DAGSTER_PG_USERNAME:?}" "${DAGSTER_PG_PASSWORD:?}" "${DAGSTER_PG_DB:?}"
     mkdir -p "$dir"
-    if [ "$(id -u)" = 0 ]; then chown postgres "$dir"; fi
+    give "$dir"
     chmod 700 "$dir"
     as_owner test -w "$dir" || { echo "postgres.sh: the server's user cannot reach $dir (use a folder like /tmp/X)" >&2; exit 1; }
     pwfile=$(mktemp -p "$dir")
     printf '%s\n' "$DAGSTER_PG_PASSWORD" > "$pwfile"
-    if [ "$(id -u)" = 0 ]; then chown postgres "$pwfile"; fi
+    give "$pwfile"
     as_owner "$bin/initdb" -D "$dir/data" -U "$DAGSTER_PG_USERNAME" --pwfile="$pwfile" \
       --auth=scram-sha-256 -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
       || { rm -f "$pwfile"; cat "$dir/initdb.log" >&2; exit 1; }

@@ -129,15 +129,8 @@ def git_remote() -> tuple[str, str] | None:
     return (url, os.environ.get("MERIDIAN_GIT_BRANCH", "main")) if url else None
 
 
-def spark_resource(master: str | dg.EnvVar | None) -> LazyPySparkResource:
-    """Lazy: runs that touch no Spark asset start no JVM.
-
-    An EnvVar is resolved here: Dagster resolves it in a resource's own fields, not inside the
-    `spark_config` dict, which would pass {"env": NAME} on, flattened by dagster-pyspark to a
-    `spark.master.env` setting, and Spark would silently stay on its default master, local[*].
-    """
-    if isinstance(master, dg.EnvVar):
-        master = master.get_value()
+def spark_resource(master: str) -> LazyPySparkResource:
+    """Lazy: runs that touch no Spark asset start no JVM."""
     return LazyPySparkResource(spark_config={**SPARK_DEFAULTS, "spark.master": master})
 
 
@@ -170,7 +163,9 @@ def from_environment() -> dict:
             ),
         ),
         "lake": Lake(root=_env("MERIDIAN_LAKE", "./data/lake")),
-        "pyspark": spark_resource(_env("MERIDIAN_SPARK_MASTER", "local[*]")),
+        # A value, not an EnvVar: Dagster resolves EnvVars in a resource's own fields only, and
+        # inside spark_config one became the setting `spark.master.env`, leaving Spark on local[*].
+        "pyspark": spark_resource(os.environ.get("MERIDIAN_SPARK_MASTER", "local[*]")),
         # The dbt installed beside this interpreter: the venv need not be on PATH.
         "dbt": DbtCliResource(
             project_dir=meridian_dbt_project, dbt_executable=str(Path(sys.executable).with_name("dbt"))

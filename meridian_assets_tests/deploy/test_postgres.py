@@ -150,6 +150,7 @@ def test_a_daemon_backfill_and_the_sensors_on_postgresql(home):
     finally:
         daemon.stop()
         webhook.stop()
+        instance.dispose()
 
 
 WRITER = """
@@ -179,3 +180,4 @@ def test_two_runs_writing_events_at_once_are_both_recorded_whole(home):
     for run in runs:
         messages = [e.message for e in instance.all_logs(run.run_id)]
         assert messages == [f"event {i}" for i in range(count)]
+    instance.dispose()
