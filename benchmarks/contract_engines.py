@@ -33,7 +33,7 @@ from meridian_assets.contracts import SOURCES
 from meridian_assets.quality import Partition, contract_failures
 way, lake = sys.argv[1:]
 contract, started = SOURCES["gps"], time.perf_counter()
-partition = Partition(Path(lake), "raw/gps", "2026-03-02")
+partition = Partition(Lake(root=str(lake)), "raw/gps", "2026-03-02")
 if way == "pandera (pandas)":
     frame = partition.frame
     contract.pandera_schema.validate(frame, lazy=True)

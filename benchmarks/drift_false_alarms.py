@@ -78,7 +78,7 @@ def shifted_outcome(lake: Path, day: str, shift) -> tuple[bool, float]:
             shutil.copytree(lake / TABLE / f"date={d}", Path(scratch) / TABLE / f"date={d}")
         frame = pd.read_parquet(lake / TABLE / f"date={day}")
         write_partition(scratch, TABLE, day, pa.Table.from_pandas(shift(frame), preserve_index=False))
-        outcome = _drift(Partition(Path(scratch), TABLE, day))
+        outcome = _drift(Partition(Lake(root=str(scratch)), TABLE, day))
         return (not outcome.passed and outcome.severity == dg.AssetCheckSeverity.ERROR), outcome.value
 
 
@@ -88,7 +88,7 @@ def measure(vehicles: int, days: int, seed: int, spark_root: Path) -> dict:
     lake = build_lake(spark_root / f"v{vehicles}", first, judged[-1], vehicles, seed)
     rows, alarms, old_alarms, first_days_old, one_day_old, headroom = [], 0, 0, 0, 0, []
     for day in days_between(first, judged[-1]):
-        p = Partition(lake, TABLE, day)
+        p = Partition(Lake(root=str(lake)), TABLE, day)
         outcome = _drift(p)
         if day in judged:
             rows.append(len(p.frame))

@@ -88,13 +88,14 @@ print(json.dumps({"rows": rows, "seconds": time.perf_counter() - started, "rss_b
 CHECKS_CHILD = r'''
 import json, sys, time
 from pathlib import Path
+from meridian_assets.lake import Lake
 from meridian_assets.contracts import SOURCES
 from meridian_assets.defs.ingestion.checks import raw_rules
 from meridian_assets.lake import RAW_TABLES
 from meridian_assets.quality import Partition
 lake, day = sys.argv[1:]
 started = time.perf_counter()
-partition = Partition(Path(lake), RAW_TABLES["gps"], day)
+partition = Partition(Lake(root=str(lake)), RAW_TABLES["gps"], day)
 passed = {rule.name: rule.evaluate(partition).passed for rule in raw_rules(SOURCES["gps"])}
 print(json.dumps({"seconds": time.perf_counter() - started, "passed": passed}))
 '''

@@ -20,6 +20,7 @@ from meridian_assets.defs.automation.jobs import stage_jobs
 from meridian_assets.defs.ml import store
 from meridian_assets.defs.ml.assets import Deployment, candidate_version, deployed_model, gate_reason
 from meridian_assets.guard import FAILED, PASSED, WARNED, check_outcomes
+from meridian_assets.lake import Lake
 from spark_jobs.layout import days_between
 
 RUN_TIMEOUT_SECONDS = 7200  # when the instance sets no run_monitoring.max_runtime_seconds
@@ -46,7 +47,7 @@ def status(start: str, end: str, instance: dg.DagsterInstance, defs: dg.Definiti
     return "\n".join(lines)
 
 
-def gate_decisions(start: str, end: str, instance: dg.DagsterInstance, lake: Path) -> list[str]:
+def gate_decisions(start: str, end: str, instance: dg.DagsterInstance, lake: Lake) -> list[str]:
     """What the evaluation gate decided per day: deploying a candidate, or keeping the model in place."""
     days = days_between(start, end)
     gate = dg.AssetCheckKey(dg.AssetKey("delivery_time_model"), "evaluation_gate")
@@ -61,7 +62,7 @@ def gate_decisions(start: str, end: str, instance: dg.DagsterInstance, lake: Pat
     return lines
 
 
-def deployed_summary(lake: Path) -> tuple[str, bool]:
+def deployed_summary(lake: Lake) -> tuple[str, bool]:
     """The deployed model's line, and whether it clears the gate's margin over the dispatcher."""
     pointer = store.deployed(lake)
     if not pointer:
@@ -76,7 +77,7 @@ def deployed_summary(lake: Path) -> tuple[str, bool]:
     return line, gain >= 1 - thresholds.GATE_BASELINE_RATIO
 
 
-def rollback(instance: dg.DagsterInstance, definitions: dg.Definitions, lake: Path) -> int:
+def rollback(instance: dg.DagsterInstance, definitions: dg.Definitions, lake: Lake) -> int:
     """A Dagster run of deployed_model in rollback mode, in the partition of the model it restores,
     so the UI's deployed_model history always says what is deployed."""
     restored = store.rollback_target(lake)
@@ -200,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
 
     definitions = defs()
     with dg.build_resources({"lake": definitions.resources["lake"]}) as resources:
-        lake = resources.lake.path
+        lake = resources.lake
     instance = dg.DagsterInstance.get()
     if args.command == "rollback":
         return rollback(instance, definitions, lake)

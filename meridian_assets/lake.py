@@ -2,31 +2,112 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from functools import cached_property
 from pathlib import Path
+from urllib.parse import urlparse
 
+import boto3
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 import dagster as dg
+from meridian_assets import lake_s3
 
-from spark_jobs.layout import partition_dir
+from spark_jobs.layout import has_partition_before, partition_dir
 from spark_jobs.swap import publish_partition, staging_dir
 
 
 class Lake(dg.ConfigurableResource):
-    """The feature lake: Parquet in Hive-style `date=` folders on a local filesystem."""
+    """The feature lake: Parquet in Hive-style `date=` folders, in a local folder or on S3.
+
+    On S3 (`root` = s3://bucket/prefix) the steps read and write a local working copy: `read`
+    brings the current version of the days a step reads, `publish` makes the days it wrote the
+    current ones (lake_s3.py). In a local lake both are no-ops and the copy is the lake itself.
+    """
 
     root: str
+    working_copy: str | None = None  # S3 only: default a folder per lake in the temp directory
+    endpoint_url: str | None = None  # S3 only: a server other than AWS; keys come from AWS_*
+    region_name: str = "us-east-1"
 
     @property
     def path(self) -> Path:
-        return Path(self.root).resolve()
+        """Where steps open the lake's files: the lake, or its working copy."""
+        if not self.is_s3:
+            return Path(self.root).resolve()
+        if self.working_copy:
+            return Path(self.working_copy).resolve()
+        return Path(tempfile.gettempdir()) / "meridian-lake" / hashlib.sha1(self.root.encode()).hexdigest()[:12]
+
+    @property
+    def is_s3(self) -> bool:
+        return self.root.startswith("s3://")
+
+    @cached_property
+    def _bucket(self) -> lake_s3.Bucket:
+        parsed = urlparse(self.root)
+        client = boto3.client("s3", endpoint_url=self.endpoint_url, region_name=self.region_name)
+        return lake_s3.Bucket(client, parsed.netloc, parsed.path.strip("/"))
+
+    def read(self, table: str, days: Iterable[str]) -> Path:
+        """The root under which `partition_dir(root, table, day)` is the current version of each of
+        `days` that exists, and absent for the others."""
+        for day in days:
+            self.read_folder(_folder(table, day))
+        return self.path
+
+    def partition(self, table: str, day: str) -> Path:
+        """One day's folder, current (it may not exist)."""
+        return partition_dir(self.read(table, [day]), table, day)
+
+    def publish(self, table: str, days: Iterable[str]) -> None:
+        """Make the working copy's partitions of `days` the lake's, each atomically."""
+        for day in days:
+            self.publish_folder(_folder(table, day))
+
+    def has_partition_before(self, table: str, day: str) -> bool:
+        """Whether `table` has any partition before `day` (see spark_jobs.layout)."""
+        if self.is_s3:
+            return any(name < f"date={day}" for name in lake_s3.published(self._bucket, table))
+        return has_partition_before(self.path, table, day)
+
+    def uri(self, folder: str) -> str:
+        """Where `folder` is kept, as people open it."""
+        if self.is_s3:
+            return f"s3://{self._bucket.name}/{self._bucket.key(folder)}"
+        return (self.path / folder).as_uri()
+
+    def read_folder(self, folder: str) -> Path:
+        """`path / folder` as published: a table's day, a model version."""
+        if self.is_s3:
+            lake_s3.fetch(self._bucket, folder, self.path / folder)
+        return self.path / folder
+
+    def publish_folder(self, folder: str) -> None:
+        if self.is_s3:
+            lake_s3.publish(self._bucket, folder, self.path / folder)
+
+    def read_file(self, name: str) -> Path:
+        """`path / name` as the lake has it now (a pointer such as the deployed model's)."""
+        if self.is_s3:
+            lake_s3.fetch_file(self._bucket, name, self.path / name)
+        return self.path / name
+
+    def publish_file(self, name: str) -> None:
+        """One PUT: readers see the previous content or this one."""
+        if self.is_s3:
+            self._bucket.put(self._bucket.key(name), (self.path / name).read_bytes())
+
+
+def _folder(table: str, day: str) -> str:
+    return partition_dir("", table, day).as_posix()
 
 
 RAW_TABLES = {s: f"raw/{s}" for s in ("gps", "deliveries", "weather", "traffic", "customers")}
@@ -81,12 +162,12 @@ def write_partition(lake: str | os.PathLike, table: str, day: str, data: pa.Tabl
     return partition_dir(lake, table, day)
 
 
-def written_metadata(lake: str | os.PathLike, table: str, rows_per_day: dict[str, int]) -> dict:
+def written_metadata(lake: Lake, table: str, rows_per_day: dict[str, int]) -> dict:
     """What the UI shows of a write: the partition's rows and location, or per day for a range."""
     if len(rows_per_day) == 1:
         ((day, rows),) = rows_per_day.items()
-        return {"dagster/partition_row_count": rows, "dagster/uri": partition_dir(lake, table, day).resolve().as_uri()}
-    return {"rows_per_day": dg.MetadataValue.json(rows_per_day), "dagster/uri": (Path(lake) / table).resolve().as_uri()}
+        return {"dagster/partition_row_count": rows, "dagster/uri": lake.uri(_folder(table, day))}
+    return {"rows_per_day": dg.MetadataValue.json(rows_per_day), "dagster/uri": lake.uri(table)}
 
 
 def profile(lake: str | os.PathLike, table: str, days: list[str]) -> dict:

@@ -11,14 +11,13 @@ the lake directly) is profiled when first asked, in DuckDB over its Parquet.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import duckdb
 
 from meridian_assets.contracts import Column, Contract
-from meridian_assets.lake import RAW_TABLES, duckdb_connection, parquet
-from spark_jobs.layout import Window, existing_partitions, partition_dir
+from meridian_assets.lake import RAW_TABLES, Lake, duckdb_connection, parquet
+from spark_jobs.layout import Window, existing_partitions
 
 PROFILE_FILE = "_profile.json"
 VERSION = 1  # raise when a measure changes: older profiles are then measured again
@@ -68,9 +67,9 @@ def record(folder: Path, contract: Contract) -> dict:
     return profile
 
 
-def read(lake: str | os.PathLike, contract: Contract, day: str) -> dict:
+def read(lake: Lake, contract: Contract, day: str) -> dict:
     """The day's recorded profile, or one measured now if it has none (or an older version's)."""
-    folder = partition_dir(lake, RAW_TABLES[contract.name], day)
+    folder = lake.partition(RAW_TABLES[contract.name], day)
     stored = folder / PROFILE_FILE
     if stored.is_file():
         profile = json.loads(stored.read_text())
@@ -79,7 +78,8 @@ def read(lake: str | os.PathLike, contract: Contract, day: str) -> dict:
     return measure(folder, contract)
 
 
-def history(lake: str | os.PathLike, contract: Contract, day: str, window: Window) -> dict[str, dict]:
+def history(lake: Lake, contract: Contract, day: str, window: Window) -> dict[str, dict]:
     """The profiles of the existing partitions in `day`'s window, earliest first."""
+    table, days = RAW_TABLES[contract.name], window.days(day, day)
     return {p.name.removeprefix("date="): read(lake, contract, p.name.removeprefix("date="))
-            for p in existing_partitions(lake, RAW_TABLES[contract.name], window.days(day, day))}
+            for p in existing_partitions(lake.read(table, days), table, days)}

@@ -24,19 +24,19 @@ from meridian_assets.lake import Lake, duckdb_connection, parquet
 from meridian_assets.metadata import readable
 from meridian_assets.partitions import daily_partitions, downstream_partitions, waiting_lines
 from meridian_assets.profiles import is_null
-from spark_jobs.layout import Window, existing_partitions, has_partition_before, partition_dir
+from spark_jobs.layout import Window, existing_partitions
 
 @dataclass
 class Partition:
     """One day of a lake table, read once, with its earlier days at hand."""
 
-    lake: Path
+    lake: Lake
     table: str
     day: str
 
-    @property
+    @cached_property
     def path(self) -> Path:
-        return partition_dir(self.lake, self.table, self.day)
+        return self.lake.partition(self.table, self.day)
 
     @cached_property
     def frame(self) -> pd.DataFrame:
@@ -51,14 +51,15 @@ class Partition:
 
     def history(self, window: Window, columns: list[str] | None = None) -> dict[str, pd.DataFrame]:
         """The existing partitions of the window's days (earliest first)."""
+        days = window.days(self.day, self.day)
         return {
             p.name.removeprefix("date="): pd.read_parquet(p, columns=columns)
-            for p in existing_partitions(self.lake, self.table, window.days(self.day, self.day))
+            for p in existing_partitions(self.lake.read(self.table, days), self.table, days)
         }
 
     def starts_history(self, table: str | None = None) -> bool:
         """No partition of `table` (default: this one's) before this day: the platform's first."""
-        return not has_partition_before(self.lake, table or self.table, self.day)
+        return not self.lake.has_partition_before(table or self.table, self.day)
 
     def no_history_yet(self, threshold) -> "Outcome":
         """The pass of a history rule on the first day: nothing earlier can be missing."""
@@ -96,7 +97,7 @@ def build_checks(asset: str, table: str, rules: Sequence[Rule]) -> dg.AssetCheck
         chosen = [r for r in rules if r.name in selected]
         outcomes: dict[str, dict[str, Outcome]] = {r.name: {} for r in chosen}
         for day in context.partition_keys:
-            partition = Partition(lake.path, table, day)
+            partition = Partition(lake, table, day)
             for rule in chosen:
                 outcomes[rule.name][day] = rule.evaluate(partition)
         graph = location_graph(context)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from meridian_assets_tests.s3 import moto_server
 from spark_jobs.session import build_session
 
 
@@ -29,3 +30,10 @@ def spark():
     session = build_session("local[2]", "meridian-tests", {"spark.driver.memory": "2g"})
     yield session
     session.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint():
+    """One S3 API server for the run; each test uses buckets of its own."""
+    with moto_server() as url:
+        yield url

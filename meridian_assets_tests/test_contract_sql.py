@@ -8,6 +8,7 @@ import pandera.errors
 import pyarrow as pa
 import pytest
 
+from meridian_assets.lake import Lake
 from meridian_assets.contracts import FEATURES, SOURCES, Contract
 from meridian_assets.lake import RAW_TABLES, write_partition
 from meridian_assets.quality import Partition, contract_failures, contract_rule
@@ -69,7 +70,7 @@ def test_sql_contract_breaks_what_pandera_breaks(tmp_path, landing, source):
     bad = broken(drop.drop_duplicates(subset=list(contract.key)), contract)
     write_partition(tmp_path, RAW_TABLES[source], DAY, pa.Table.from_pandas(bad, schema=contract.arrow_schema,
                                                                            preserve_index=False))
-    partition = Partition(tmp_path, RAW_TABLES[source], DAY)
+    partition = Partition(Lake(root=str(tmp_path)), RAW_TABLES[source], DAY)
     expected = pandera_counts(partition.frame, contract)
     rows, failing, cases = contract_failures(partition, contract)
     assert expected and failing == expected
@@ -86,7 +87,7 @@ def test_structure_breaks_are_named(tmp_path):
                           "precip_mm": [0.0], "wind_kph": [1.0], "visibility_km": [9.0], "condition": ["clear"],
                           "surprise": [1]})
     write_partition(tmp_path, "features/weather", DAY, pa.Table.from_pandas(frame, preserve_index=False))
-    outcome = contract_rule(contract).evaluate(Partition(tmp_path, "features/weather", DAY))
+    outcome = contract_rule(contract).evaluate(Partition(Lake(root=str(tmp_path)), "features/weather", DAY))
     assert not outcome.passed
     for text in ("column 'precip_prev_3h_mm' breaks column_in_dataframe", "column 'temp_c' breaks dtype('double')",
                  "column 'surprise' breaks column_in_schema"):

@@ -12,6 +12,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
+from meridian_assets.lake import Lake
 from meridian_assets import profiles
 from meridian_assets.contracts import FEATURES, SOURCES
 from meridian_assets.defs.features.checks import feature_rules
@@ -66,7 +67,7 @@ def write(lake, table: str, day: str, frame: pd.DataFrame, schema: pa.Schema | N
 
 def raw(lake, source: str, day: str, frame: pd.DataFrame) -> Partition:
     write(lake, RAW_TABLES[source], day, frame, SOURCES[source].arrow_schema)
-    return Partition(lake, RAW_TABLES[source], day)
+    return Partition(Lake(root=str(lake)), RAW_TABLES[source], day)
 
 
 def gps_day(lake, today: pd.DataFrame) -> Partition:
@@ -162,7 +163,7 @@ def test_feature_rules_pass_good_days_and_fail_bad_ones(tmp_path, name, good, ba
         raw(lake, "weather", DAY, hourly(DAY, "weather"))
         for day in (shift_day(DAY, -1), DAY):  # an earlier day: not the start of history
             write(lake, "features/weather", day, frame, FEATURES["weather"].arrow_schema)
-        outcome = check.evaluate(Partition(lake, "features/weather", DAY))
+        outcome = check.evaluate(Partition(Lake(root=str(lake)), "features/weather", DAY))
         assert outcome.passed == (case == "good"), (case, outcome.description)
 
 
@@ -194,5 +195,5 @@ def test_ml_table_rules_pass_good_days_and_fail_bad_ones(tmp_path, name, good, b
         raw(lake, "deliveries", DAY, deliveries(DAY))
         for day in (shift_day(DAY, -1), DAY):
             write(lake, "ml_feature_table", day, frame)
-        outcome = check.evaluate(Partition(lake, "ml_feature_table", DAY))
+        outcome = check.evaluate(Partition(Lake(root=str(lake)), "ml_feature_table", DAY))
         assert outcome.passed == (case == "good"), (case, outcome.description)

@@ -162,7 +162,12 @@ def from_environment() -> dict:
                 region_name=_env("AWS_REGION", "us-east-1"),
             ),
         ),
-        "lake": Lake(root=_env("MERIDIAN_LAKE", "./data/lake")),
+        "lake": Lake(
+            root=_env("MERIDIAN_LAKE", "./data/lake"),
+            working_copy=_env("MERIDIAN_LAKE_WORKING_COPY", None),
+            endpoint_url=_env("MERIDIAN_S3_ENDPOINT_URL", None),
+            region_name=_env("AWS_REGION", "us-east-1"),
+        ),
         # A value, not an EnvVar: Dagster resolves EnvVars in a resource's own fields only, and
         # inside spark_config one became the setting `spark.master.env`, leaving Spark on local[*].
         "pyspark": spark_resource(os.environ.get("MERIDIAN_SPARK_MASTER", "local[*]")),

@@ -183,7 +183,7 @@ def test_warn_results_never_alert_and_a_non_blocking_error_does(tmp_path, instan
 
 
 def test_a_held_model_is_one_notice_and_no_failure(tmp_path, instance, watch):
-    lake = tmp_path / "lake"
+    lake = Lake(root=str(tmp_path / "lake"))
     deployed = {"trained_on": {"first": "2026-10-20", "last": "2026-11-18"}, "holdout": "2026-11-19",
                 "metrics": {"mae": 12.5, "baseline_mae": 20.0, "deployed_mae_on_holdout": None}}
     store.save_version(lake, "2026-11-19-prod", None, deployed)

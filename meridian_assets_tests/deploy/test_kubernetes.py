@@ -118,11 +118,12 @@ def test_a_spark_step_job_is_the_values_image_sized_by_its_tag_with_secrets_by_r
     assert env["DAGSTER_PG_PASSWORD"].value_from.secret_key_ref.name == VALUES["global"]["postgresqlSecretName"]
     assert [e.secret_ref.name for e in container.env_from if e.secret_ref] == [
         s["name"] for s in DEPLOYMENT["envSecrets"]]
-    # The lake is the shared volume, so the next step's pod reads what this one wrote.
+    # The lake is the bucket; the step computes on a working copy on its pod's own disk.
+    assert env["MERIDIAN_LAKE"].value.startswith("s3://")
     (mount,) = container.volume_mounts
     (volume,) = job.spec.template.spec.volumes
-    assert mount.mount_path == env["MERIDIAN_LAKE"].value and mount.name == volume.name
-    assert volume.persistent_volume_claim.claim_name
+    assert mount.mount_path == env["MERIDIAN_LAKE_WORKING_COPY"].value and mount.name == volume.name
+    assert volume.empty_dir.size_limit
 
     for name, value in SECRETS.items():
         assert value not in body, f"{name}'s value is written in the Job"

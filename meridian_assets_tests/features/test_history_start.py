@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from meridian_assets.lake import Lake
 from meridian_assets.contracts import FEATURES
 from meridian_assets.defs.features.checks import feature_rules
 from meridian_assets.lake import RAW_TABLES, write_partition
@@ -24,7 +25,7 @@ def rules() -> dict:
 
 def empty_features(lake, day: str) -> Partition:
     write_partition(lake, TABLE, day, FEATURES["customer"].arrow_schema.empty_table())
-    return Partition(lake, TABLE, day)
+    return Partition(Lake(root=str(lake)), TABLE, day)
 
 
 def test_the_first_day_passes_with_no_history_yet(tmp_path):
@@ -43,4 +44,4 @@ def test_a_gap_in_history_fails(tmp_path):
     outcome = rules()["row_count_vs_upstream"].evaluate(empty_features(tmp_path, "2026-11-01"))
     assert not outcome.passed
     assert "missing" in outcome.description
-    assert not rules()["null_fractions"].evaluate(Partition(tmp_path, TABLE, "2026-11-01")).passed
+    assert not rules()["null_fractions"].evaluate(Partition(Lake(root=str(tmp_path)), TABLE, "2026-11-01")).passed

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
-import boto3
 import pyarrow.parquet as pq
-import pytest
 
 import dagster as dg
 from meridian_assets.defs.automation.landing import landing_sensor
@@ -18,33 +13,10 @@ from meridian_assets.defs.ingestion.assets import raw_assets
 from meridian_assets.lake import Lake
 from meridian_assets.defs.resources import LandingZone, S3Resource
 from meridian_assets.synthetic import write_day
-from meridian_assets_tests.ports import free_port
+from meridian_assets_tests.s3 import CREDENTIALS
+from meridian_assets_tests.s3 import client as s3_client
 
 DAY = "2026-11-01"
-CREDENTIALS = {"aws_access_key_id": "meridian-test", "aws_secret_access_key": "meridian-test-secret"}
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint():
-    port = free_port()
-    server = subprocess.Popen(
-        [str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(url, timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            raise RuntimeError("moto server did not start")
-        yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 def _upload(client, local: Path, bucket: str, prefix: str, *, sentinel: bool = True) -> None:
@@ -56,16 +28,12 @@ def _upload(client, local: Path, bucket: str, prefix: str, *, sentinel: bool = T
             client.put_object(Bucket=bucket, Key=f"{prefix}/{source_dir.name}/{DAY}/_SUCCESS", Body=b"")
 
 
-def _client(endpoint: str):
-    return boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", **CREDENTIALS)
-
-
 def _s3(endpoint: str) -> S3Resource:
     return S3Resource(endpoint_url=endpoint, region_name="us-east-1", **CREDENTIALS)
 
 
 def test_s3_landing_zone_ingests_like_a_folder(s3_endpoint, tmp_path):
-    client = _client(s3_endpoint)
+    client = s3_client(s3_endpoint)
     client.create_bucket(Bucket="meridian-landing")
     local = tmp_path / "drops"
     write_day(local, DAY, vehicles=4, seed=5)
@@ -84,7 +52,7 @@ def test_s3_landing_zone_ingests_like_a_folder(s3_endpoint, tmp_path):
 
 
 def test_s3_drop_without_sentinel_is_not_ingested(s3_endpoint, tmp_path):
-    client = _client(s3_endpoint)
+    client = s3_client(s3_endpoint)
     client.create_bucket(Bucket="meridian-partial")
     local = tmp_path / "drops"
     write_day(local, DAY, vehicles=2, seed=5)
@@ -102,7 +70,7 @@ def test_s3_drop_without_sentinel_is_not_ingested(s3_endpoint, tmp_path):
 
 def test_landing_sensor_on_s3_triggers_once_per_delivery(s3_endpoint, tmp_path):
     """The sentinel's version on S3 is its LastModified and ETag: a re-upload triggers again."""
-    client = _client(s3_endpoint)
+    client = s3_client(s3_endpoint)
     client.create_bucket(Bucket="meridian-sensed")
     local = tmp_path / "drops"
     write_day(local, DAY, vehicles=2, seed=5)

@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from meridian_assets.lake import Lake
 from meridian_assets.defs.ml import store
 
 
@@ -14,26 +15,28 @@ def _version(lake, name: str, mae: float) -> None:
 
 
 def test_promote_keeps_the_chain_and_rollback_walks_it(tmp_path):
+    lake = Lake(root=str(tmp_path))
     for name, mae in (("v1", 9.0), ("v2", 8.0), ("v3", 7.0)):
-        _version(tmp_path, name, mae)
-        store.promote(tmp_path, name)
-    pointer = store.deployed(tmp_path)
+        _version(lake, name, mae)
+        store.promote(lake, name)
+    pointer = store.deployed(lake)
     assert (pointer["version"], pointer["previous_version"], pointer["history"]) == ("v3", "v2", ["v2", "v1"])
     assert pointer["metrics"]["mae"] == 7.0
 
-    back = store.rollback(tmp_path)
+    back = store.rollback(lake)
     assert (back["version"], back["rolled_back_from"], back["history"]) == ("v2", "v3", ["v1"])
-    assert store.load_model(tmp_path, "v2") == {"model": "v2"}
-    assert store.rollback(tmp_path)["version"] == "v1"
+    assert store.load_model(lake, "v2") == {"model": "v2"}
+    assert store.rollback(lake)["version"] == "v1"
     with pytest.raises(RuntimeError, match="nothing to roll back"):
-        store.rollback(tmp_path)
+        store.rollback(lake)
     # The pointer is always whole JSON, and no temporary files are left beside it.
     json.loads((tmp_path / "models" / "deployed.json").read_text())
     assert sorted(p.name for p in (tmp_path / "models").iterdir()) == ["deployed.json", "v1", "v2", "v3"]
 
 
 def test_a_version_is_never_overwritten(tmp_path):
-    _version(tmp_path, "v1", 9.0)
+    lake = Lake(root=str(tmp_path))
+    _version(lake, "v1", 9.0)
     with pytest.raises(OSError):
-        _version(tmp_path, "v1", 1.0)
-    assert store.load_info(tmp_path, "v1")["metrics"]["mae"] == 9.0
+        _version(lake, "v1", 1.0)
+    assert store.load_info(lake, "v1")["metrics"]["mae"] == 9.0

@@ -9,6 +9,7 @@ import pyarrow as pa
 import pytest
 
 import dagster as dg
+from meridian_assets.lake import Lake
 from meridian_assets.defs.ml_table.checks import _drift
 from meridian_assets.lake import write_partition
 from meridian_assets.quality import Partition, category_psi, psi
@@ -37,7 +38,7 @@ def judge(tmp_path, today: pd.DataFrame, earlier_days: int, rows: int):
     for offset, day in enumerate(DAYS[-1 - earlier_days:-1]):
         write_partition(tmp_path, "ml_feature_table", day, pa.Table.from_pandas(ml_day(rows, offset)))
     write_partition(tmp_path, "ml_feature_table", DAYS[-1], pa.Table.from_pandas(today))
-    return _drift(Partition(tmp_path, "ml_feature_table", DAYS[-1]))
+    return _drift(Partition(Lake(root=str(tmp_path)), "ml_feature_table", DAYS[-1]))
 
 
 @pytest.mark.parametrize(("rows", "earlier_days"), [(120, 7), (5000, 2)])

@@ -7,6 +7,7 @@ import shutil
 import pytest
 
 import dagster as dg
+from meridian_assets.lake import Lake
 from meridian_assets.defs.ml import store
 from meridian_assets.synthetic import write_day
 from meridian_assets_tests.pipeline.story import (
@@ -27,7 +28,7 @@ def good_history(tmp_path_factory, spark):
         result = run(root, instance, day=day)
         # Every run is green: a candidate the gate holds back is a decision, not a failure.
         assert result.success, (day, step_failures(result))
-    assert store.deployed(root / "lake"), "eight good days from nothing end with a deployed model"
+    assert store.deployed(Lake(root=str(root / "lake"))), "eight good days from nothing end with a deployed model"
     instance.dispose()
     return root
 

@@ -73,6 +73,7 @@ def deploy_an_oracle(lake: Path, day: str) -> None:
     days = sorted(p.name.removeprefix("date=") for p in (lake / "ml_feature_table").glob("date=*"))
     frames = [pd.read_parquet(lake / "ml_feature_table" / f"date={d}") for d in days if d <= day]
     oracle = dtm.train(dtm.labelled(pd.concat(frames)))
-    info = {**store.load_info(lake, store.deployed(lake)["version"]), "holdout": day}
-    store.save_version(lake, "oracle", oracle, info)
-    store.promote(lake, "oracle")
+    models = Lake(root=str(lake))
+    info = {**store.load_info(models, store.deployed(models)["version"]), "holdout": day}
+    store.save_version(models, "oracle", oracle, info)
+    store.promote(models, "oracle")

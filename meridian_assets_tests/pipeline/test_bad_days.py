@@ -19,6 +19,7 @@ import pyarrow as pa
 import pytest
 
 import dagster as dg
+from meridian_assets.lake import Lake
 from meridian_assets.definitions import defs
 from meridian_assets import cli
 from meridian_assets.defs.ml import store
@@ -108,7 +109,7 @@ def test_bad_gps_day_blocks_training_and_deployment(history, break_gps, expected
 
 def test_good_ninth_day_trains_and_the_gate_decides(history):
     root, instance = history
-    before = store.deployed(root / "lake")
+    before = store.deployed(Lake(root=str(root / "lake")))
     result = run(root, instance, day=BAD_DAY)
     graph = defs().resolve_asset_graph()
     for key in graph.get_all_asset_keys():
@@ -123,7 +124,7 @@ def test_good_ninth_day_trains_and_the_gate_decides(history):
         dg.AssetRecordsFilter(asset_key=dg.AssetKey("deployed_model"), asset_partitions=[BAD_DAY]), limit=1
     ).records[0].asset_materialization.metadata
     assert deployment["outcome"].value == ("deployed" if passed else "kept")
-    assert (store.deployed(root / "lake")["holdout"] == BAD_DAY) == passed
+    assert (store.deployed(Lake(root=str(root / "lake")))["holdout"] == BAD_DAY) == passed
 
 
 def test_a_person_can_force_training_past_failed_checks(history):
@@ -156,16 +157,16 @@ def test_feature_groups_materialized_for_every_good_day(history):
 def test_rollback_is_a_dagster_run_the_ui_shows(history, monkeypatch, capsys):
     root, instance = history
     lake = root / "lake"
-    current = store.deployed(lake)
+    current = store.deployed(Lake(root=str(lake)))
     monkeypatch.setenv("MERIDIAN_LAKE", str(lake))
     monkeypatch.setenv("DAGSTER_HOME", str(root / "dagster_home"))
     assert cli.main(["rollback"]) == 0
-    restored = store.deployed(lake)
+    restored = store.deployed(Lake(root=str(lake)))
     assert restored["version"] == current["previous_version"]
     assert restored["rolled_back_from"] == current["version"]
-    assert store.load_model(lake, restored["version"]) is not None
+    assert store.load_model(Lake(root=str(lake)), restored["version"]) is not None
     assert restored["version"] in capsys.readouterr().out
     record = instance.fetch_materializations(dg.AssetKey("deployed_model"), limit=1).records[0]
     assert record.asset_materialization.metadata["version"].value == restored["version"]
     assert record.asset_materialization.metadata["rolled_back_from"].value == current["version"]
-    assert record.partition_key == store.load_info(lake, restored["version"])["holdout"]
+    assert record.partition_key == store.load_info(Lake(root=str(lake)), restored["version"])["holdout"]

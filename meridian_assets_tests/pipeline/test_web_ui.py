@@ -18,6 +18,7 @@ import pytest
 from playwright.sync_api import expect
 
 import dagster as dg
+from meridian_assets.lake import Lake
 from meridian_assets import cli
 from meridian_assets.dbt_project import meridian_dbt_project
 from meridian_assets.definitions import defs
@@ -104,7 +105,7 @@ def test_a_held_candidate_keeps_the_deployed_model_and_says_why(story):
     kept = instance.fetch_materializations(
         dg.AssetRecordsFilter(asset_key=dg.AssetKey("deployed_model"), asset_partitions=[HELD_DAY]), limit=1
     ).records[0].asset_materialization.metadata
-    pointer = store.deployed(lake)
+    pointer = store.deployed(Lake(root=str(lake)))
     assert pointer["version"] == "oracle"
     assert kept["outcome"].value == "kept" and kept["version"].value == "oracle"
     assert kept["held_candidate"].value == candidate_version(instance, HELD_DAY)
@@ -120,7 +121,7 @@ def test_the_day_after_a_bad_day_trains_without_it_and_says_why(story):
     """Day 10's candidate leaves day 9 out (its GPS checks failed) and keeps every good day."""
     root, _, _ = story
     instance = dg.DagsterInstance.local_temp(str(root / "dagster_home"))
-    info = store.load_info(root / "lake", candidate_version(instance, HELD_DAY))
+    info = store.load_info(Lake(root=str(root / "lake")), candidate_version(instance, HELD_DAY))
     assert FAILED_DAY not in info["trained_on"]["days"]
     assert set(GOOD) <= set(info["trained_on"]["days"])
     assert f"raw_gps_telemetry.fleet_reporting failed for {FAILED_DAY}" in info["left_out"][FAILED_DAY]

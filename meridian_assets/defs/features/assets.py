@@ -91,12 +91,16 @@ def build_feature_asset(group: FeatureGroup) -> dg.AssetsDefinition:
     )
     def feature_asset(context: dg.AssetExecutionContext, pyspark: LazyPySparkResource, lake: Lake):
         window = context.partition_key_range
+        days = days_between(window.start, window.end)
+        for source, reads in group.job.INPUTS.items():
+            lake.read(lake_tables.RAW_TABLES[source], reads.days(window.start, window.end))
         # One Spark job for the whole range: a 30-day backfill is one read, one shuffle.
         stats = group.job.run(pyspark.spark_session, lake.path, window.start, window.end)
-        written = lake_tables.profile(lake.path, group.job.TABLE, days_between(window.start, window.end))
+        lake.publish(group.job.TABLE, days)
+        written = lake_tables.profile(lake.path, group.job.TABLE, days)
         return dg.MaterializeResult(
             metadata=readable({
-                **lake_tables.written_metadata(lake.path, group.job.TABLE, stats["rows_per_day"]),
+                **lake_tables.written_metadata(lake, group.job.TABLE, stats["rows_per_day"]),
                 "dagster/column_schema": FEATURES[group.name].table_schema,
                 "distinct_entities": stats["distinct_entities"],
                 **null_rates(written["null_fraction"]),

@@ -8,7 +8,7 @@ from meridian_assets.contracts import FEATURES, SOURCES, Contract
 from meridian_assets.defs.features.assets import GROUPS
 from meridian_assets.lake import RAW_TABLES
 from meridian_assets.quality import Outcome, Partition, Rule, build_checks, contract_rule
-from spark_jobs.layout import partition_dir, shift_day
+from spark_jobs.layout import shift_day
 
 # How many rows a group must have: one per entity (per row, if the source lists none) of one
 # raw source's last day in its window (for customers, the snapshot of the day before), taken
@@ -27,7 +27,7 @@ def _row_count_rule(group: str) -> Rule:
 
     def evaluate(p: Partition) -> Outcome:
         day = shift_day(p.day, offset)
-        upstream = partition_dir(p.lake, RAW_TABLES[source.name], day)
+        upstream = p.lake.partition(RAW_TABLES[source.name], day)
         expected = _entities(profiles.read(p.lake, source, day)) if upstream.is_dir() else 0
         rows = len(p.frame)
         if not upstream.is_dir() and offset < 0 and p.starts_history(RAW_TABLES[source.name]):

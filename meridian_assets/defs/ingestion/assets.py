@@ -37,6 +37,7 @@ def ingest_day(contract: Contract, day: str, landing: LandingZone, lake: Lake) -
     with staged_partition(lake.path, table, day) as staged, scratch_dir(lake.path, table) as scratch:
         write_deduplicated(parts, contract, drop.location, scratch, staged / "part-00000.parquet")
         profile = profiles.record(staged, contract)  # swapped in with the data
+    lake.publish(table, [day])
     measures = {"rows": profile["rows"], "files": len(drop.files), "bytes": sum(f.size for f in drop.files)}
     if contract.time_column:
         measures |= {"min_time": profile["first_time"], "max_time": profile["last_time"]}
@@ -49,7 +50,7 @@ def ingest_day(contract: Contract, day: str, landing: LandingZone, lake: Lake) -
 
 
 def _metadata(table: str, lake: Lake, days: dict[str, dict]) -> dict:
-    written = written_metadata(lake.path, table, {d: m["rows"] for d, m in days.items()})
+    written = written_metadata(lake, table, {d: m["rows"] for d, m in days.items()})
     if len(days) == 1:
         (m,) = days.values()
         return readable({**written, **{k: v for k, v in m.items() if k != "rows"}})

@@ -1,7 +1,6 @@
 """The delivery-time model, its evaluation gate, and the deployment the gate guards."""
 
 import sys
-from pathlib import Path
 
 import pandas as pd
 
@@ -25,7 +24,8 @@ def read_ml_days(lake: Lake, day: str) -> pd.DataFrame:
     """The ml_feature_table partitions of D's training window and holdout that exist (early days
     have fewer): D whole, each training day as its training sample, read one day at a time."""
     frames = []
-    for folder in existing_partitions(lake.path, ML_TABLE, TRAINING_WINDOW_AND_HOLDOUT.days(day, day)):
+    days = TRAINING_WINDOW_AND_HOLDOUT.days(day, day)
+    for folder in existing_partitions(lake.read(ML_TABLE, days), ML_TABLE, days):
         date = folder.name.removeprefix("date=")
         frame = pd.read_parquet(folder).assign(date=date)
         frames.append(frame if date == day else dtm.training_sample(frame, date))
@@ -65,9 +65,9 @@ def delivery_time_model(context: dg.AssetExecutionContext, lake: Lake):
         )
         return
 
-    current = store.deployed(lake.path)
+    current = store.deployed(lake)
     candidate = dtm.evaluate_candidate(
-        train_rows, holdout, store.load_model(lake.path, current["version"]) if current else None
+        train_rows, holdout, store.load_model(lake, current["version"]) if current else None
     )
     train_days = sorted(train_rows["date"].unique())
     version = f"{day}-{context.run.run_id[:8]}"
@@ -80,14 +80,14 @@ def delivery_time_model(context: dg.AssetExecutionContext, lake: Lake):
         "training_rows": len(train_rows),
         "holdout_rows": len(holdout),
     }
-    path = store.save_version(lake.path, version, candidate.model, info)
+    store.save_version(lake, version, candidate.model, info)
     metrics = candidate.metrics
     yield dg.MaterializeResult(
         metadata=readable({
             "forced_past_checks": guard["forced_past_checks"],
             "left_out_days": dg.MetadataValue.json(guard["left_out"]),
             "version": version,
-            "path": dg.MetadataValue.path(str(path)),
+            "path": dg.MetadataValue.path(lake.uri(f"{store.MODELS}/{version}")),
             **{k: v for k, v in metrics.items() if k != "deployed_mae_on_holdout"},
             "improvement_vs_baseline": 1 - metrics["mae"] / metrics["baseline_mae"],
             "deployed_version": current["version"] if current else "none",
@@ -128,7 +128,7 @@ def gate_reason(metrics: dict) -> str:
     )
 
 
-def in_production(lake: Path) -> dict:
+def in_production(lake: Lake) -> dict:
     """What deployed.json points at, as the model's page shows it on every partition."""
     pointer = store.deployed(lake)
     if not pointer:
@@ -147,7 +147,7 @@ def in_production(lake: Path) -> dict:
         "previous_version": pointer["previous_version"] or "none",
         "rolled_back_from": pointer.get("rolled_back_from") or "none",
         "deployed_at": pointer["deployed_at"],
-        "pointer": dg.MetadataValue.path(str(store.models_dir(lake) / store.DEPLOYED)),
+        "pointer": dg.MetadataValue.path(lake.uri(store.POINTER)),
     }
 
 
@@ -171,27 +171,27 @@ def deployed_model(context: dg.AssetExecutionContext, config: Deployment, lake: 
     if config.rollback:
         # A person's decision, recorded by this run; the model restored passed the guard when first deployed.
         guard = {"forced_past_checks": 0}
-        restored = store.rollback_target(lake.path)
-        if store.load_info(lake.path, restored)["holdout"] != context.partition_key:
+        restored = store.rollback_target(lake)
+        if store.load_info(lake, restored)["holdout"] != context.partition_key:
             raise dg.Failure(f"roll back in the partition of the model restored, {restored}", allow_retries=False)
-        pointer = store.rollback(lake.path)
+        pointer = store.rollback(lake)
         decision = {"outcome": "rolled back", "decision": f"Rolled back to {pointer['version']} "
                     f"(from {pointer['rolled_back_from']}) by a person"}
     else:
         guard = require_upstream_checks(context)
         candidate = candidate_version(context.instance, context.partition_key)
-        reason = gate_reason(store.load_info(lake.path, candidate)["metrics"])
+        reason = gate_reason(store.load_info(lake, candidate)["metrics"])
         if gate_passed(context.instance, context.partition_key):
-            pointer = store.promote(lake.path, candidate)
+            pointer = store.promote(lake, candidate)
             decision = {"outcome": "deployed", "decision": f"Deployed {candidate}: {reason}"}
         else:
             # The gate's decision, not a failure: the model in production stays, and says so.
-            kept = (store.deployed(lake.path) or {}).get("version", "none")
+            kept = (store.deployed(lake) or {}).get("version", "none")
             decision = {"outcome": "kept", "held_candidate": candidate,
                         "decision": f"Candidate {candidate} held by the evaluation gate, {kept} stays: {reason}"}
     context.log.info(decision["decision"])
     return dg.MaterializeResult(metadata=readable({
-        **decision, **in_production(lake.path), "forced_past_checks": guard["forced_past_checks"],
+        **decision, **in_production(lake), "forced_past_checks": guard["forced_past_checks"],
     }))
 
 
@@ -206,8 +206,8 @@ def deployed_model(context: dg.AssetExecutionContext, config: Deployment, lake: 
 )
 def evaluation_gate(context: dg.AssetCheckExecutionContext, lake: Lake) -> dg.AssetCheckResult:
     version = candidate_version(context.instance, context.partition_key)
-    metrics = store.load_info(lake.path, version)["metrics"]
-    deployed = store.deployed(lake.path)
+    metrics = store.load_info(lake, version)["metrics"]
+    deployed = store.deployed(lake)
     limit = thresholds.GATE_BASELINE_RATIO * metrics["baseline_mae"]
     deployed_mae = metrics["deployed_mae_on_holdout"]
     beats_baseline = metrics["mae"] < limit

@@ -1,4 +1,8 @@
-"""The model store: versions under {lake}/models/{version}/ and the deployed.json pointer."""
+"""The model store: versions under {lake}/models/{version}/ and the deployed.json pointer.
+
+Written through the lake's working copy: a version is published once, the pointer in one
+write, so on S3 too a reader sees a whole version and the old pointer or the new one.
+"""
 
 from __future__ import annotations
 
@@ -10,39 +14,44 @@ from pathlib import Path
 
 import joblib
 
+from meridian_assets.lake import Lake
+
+MODELS = "models"
 DEPLOYED = "deployed.json"
+POINTER = f"{MODELS}/{DEPLOYED}"
 
 
-def models_dir(lake: Path) -> Path:
-    return Path(lake) / "models"
+def models_dir(lake: Lake) -> Path:
+    return lake.path / MODELS
 
 
-def save_version(lake: Path, version: str, model, info: dict) -> Path:
+def save_version(lake: Lake, version: str, model, info: dict) -> Path:
     """A new folder per version, written aside then renamed in: versions are never edited."""
     root = models_dir(lake)
     root.mkdir(parents=True, exist_ok=True)
     staged = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=root))
     joblib.dump(model, staged / "model.joblib")
     (staged / "model.json").write_text(json.dumps({"version": version, **info}, indent=2, default=str))
-    target = root / version
+    target = lake.read_folder(f"{MODELS}/{version}")  # on S3, one another machine published
     os.rename(staged, target)
+    lake.publish_folder(f"{MODELS}/{version}")
     return target
 
 
-def load_info(lake: Path, version: str) -> dict:
-    return json.loads((models_dir(lake) / version / "model.json").read_text())
+def load_info(lake: Lake, version: str) -> dict:
+    return json.loads((lake.read_folder(f"{MODELS}/{version}") / "model.json").read_text())
 
 
-def load_model(lake: Path, version: str):
-    return joblib.load(models_dir(lake) / version / "model.joblib")
+def load_model(lake: Lake, version: str):
+    return joblib.load(lake.read_folder(f"{MODELS}/{version}") / "model.joblib")
 
 
-def deployed(lake: Path) -> dict | None:
-    path = models_dir(lake) / DEPLOYED
+def deployed(lake: Lake) -> dict | None:
+    path = lake.read_file(POINTER)
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def _write_pointer(lake: Path, pointer: dict) -> None:
+def _write_pointer(lake: Lake, pointer: dict) -> None:
     """Write beside, fsync, then os.replace: readers see the old pointer or the new, never half."""
     root = models_dir(lake)
     fd, tmp = tempfile.mkstemp(prefix=".deployed-", dir=root)
@@ -51,9 +60,10 @@ def _write_pointer(lake: Path, pointer: dict) -> None:
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, root / DEPLOYED)
+    lake.publish_file(POINTER)
 
 
-def _point_at(lake: Path, version: str, history: list[str], **extra) -> dict:
+def _point_at(lake: Lake, version: str, history: list[str], **extra) -> dict:
     info = load_info(lake, version)
     pointer = {
         "version": version,
@@ -70,14 +80,14 @@ def _point_at(lake: Path, version: str, history: list[str], **extra) -> dict:
     return pointer
 
 
-def promote(lake: Path, version: str) -> dict:
+def promote(lake: Lake, version: str) -> dict:
     """Point deployed.json at `version`, remembering the chain of earlier ones for rollback."""
     current = deployed(lake)
     history = [current["version"], *current.get("history", [])] if current else []
     return _point_at(lake, version, history)
 
 
-def rollback_target(lake: Path) -> str:
+def rollback_target(lake: Lake) -> str:
     """The version a rollback restores: the one deployed before the current one."""
     current = deployed(lake)
     if not current or not current.get("history"):
@@ -85,7 +95,7 @@ def rollback_target(lake: Path) -> str:
     return current["history"][0]
 
 
-def rollback(lake: Path) -> dict:
+def rollback(lake: Lake) -> dict:
     """Restore the previously deployed version; older versions stay available further back."""
     previous, current = rollback_target(lake), deployed(lake)
     return _point_at(lake, previous, current["history"][1:], rolled_back_from=current["version"])

@@ -13,11 +13,12 @@ import pyarrow.parquet as pq
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 from meridian_assets.dbt_project import meridian_dbt_project
+from meridian_assets.contracts import FEATURES
 from meridian_assets.lake import Lake
-from meridian_assets.lake import profile, write_partition, written_metadata
+from meridian_assets.lake import RAW_TABLES, profile, write_partition, written_metadata
 from meridian_assets.metadata import column_schema, null_rates, readable
 from meridian_assets.partitions import daily_partitions, mapping
-from spark_jobs.layout import PREVIOUS_DAY, days_between
+from spark_jobs.layout import PREVIOUS_DAY, SAME_DAY, days_between
 
 ML_TABLE = "ml_feature_table"
 LAKE_TABLE_NAME = f"lake.{ML_TABLE}"  # {lake}/ml_feature_table/date=D/, what every reader opens
@@ -26,6 +27,9 @@ LAKE_TABLE_NAME = f"lake.{ML_TABLE}"  # {lake}/ml_feature_table/date=D/, what ev
 # dbt build reads and joins that day through the same window (`dbt_environment`).
 GPS_WINDOW = PREVIOUS_DAY
 UPSTREAM_MAPPINGS = {dg.AssetKey("gps_features"): mapping(GPS_WINDOW)}
+# The lake tables the build reads (dbt_project/models/sources.yml) and the days of each.
+DBT_READS = {RAW_TABLES["deliveries"]: SAME_DAY,
+             **{f"features/{name}": GPS_WINDOW if name == "gps" else SAME_DAY for name in FEATURES}}
 
 
 class MeridianDbtTranslator(DagsterDbtTranslator):
@@ -90,7 +94,7 @@ def environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ[name] = value
 
 
-def publish_days(output: Path, lake: Path, days: list[str]) -> dict[str, int]:
+def publish_days(output: Path, lake: Lake, days: list[str]) -> dict[str, int]:
     """Split dbt's one file into date= partitions, each swapped in atomically; rows per day."""
     table = pq.read_table(output)
     # dbt-duckdb writes one all-null row when a day has no deliveries: it is not a delivery.
@@ -98,8 +102,9 @@ def publish_days(output: Path, lake: Path, days: list[str]) -> dict[str, int]:
     rows = {}
     for day in days:
         part = table.filter(pc.equal(pc.strftime(table.column("date"), "%Y-%m-%d"), day)).drop_columns(["date"])
-        write_partition(lake, ML_TABLE, day, part)
+        write_partition(lake.path, ML_TABLE, day, part)
         rows[day] = part.num_rows
+    lake.publish(ML_TABLE, days)
     return rows
 
 
@@ -118,6 +123,8 @@ def ml_table_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, 
     # Each build's artifacts in a folder of its own, removed after (dagster-dbt copies the
     # project's partial_parse.msgpack into it first).
     target = output.parent / f"{context.run.run_id}-target"
+    for table, reads in DBT_READS.items():
+        lake.read(table, reads.days(start, end))
     try:
         with environment(dbt_environment(start, end, lake.path, output)):
             invocation = dbt.cli(["build"], context=context, target_path=target)
@@ -125,11 +132,11 @@ def ml_table_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, 
             if isinstance(event, dg.Output) and event.output_name == ML_TABLE:
                 # The model's file is complete here; dbt's tests (checks) follow it.
                 days = days_between(start, end)
-                rows = publish_days(output, lake.path, days)
+                rows = publish_days(output, lake, days)
                 written = profile(lake.path, ML_TABLE, days)
                 event = event.with_metadata(readable({
                     **event.metadata,
-                    **written_metadata(lake.path, ML_TABLE, rows),
+                    **written_metadata(lake, ML_TABLE, rows),
                     # The lake table, not dbt's relation in DuckDB's throwaway in-memory database.
                     "dagster/table_name": LAKE_TABLE_NAME,
                     "dagster/column_schema": column_schema(written["schema"]),
