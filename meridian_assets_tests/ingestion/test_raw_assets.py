@@ -185,9 +185,40 @@ def _empty_null_typed_file(folder: Path):
     return str(folder), "empty drop"
 
 
+def _as_csv(folder: Path) -> bytes:
+    """The drop's rows as one CSV text, its part files removed."""
+    frame = pd.concat(pd.read_parquet(p) for p in sorted(folder.glob("part-*.parquet")))
+    for path in folder.glob("part-*"):
+        path.unlink()
+    return frame.to_csv(index=False).encode()
+
+
+def _truncated_csv_gz(folder: Path):
+    data = gzip.compress(_as_csv(folder))
+    (folder / "part-00000.csv.gz").write_bytes(data[: len(data) // 2])
+    return "part-00000.csv.gz", "unreadable file"
+
+
+def _utf16_csv(folder: Path):
+    (folder / "part-00000.csv").write_bytes(_as_csv(folder).decode().encode("utf-16"))
+    return "part-00000.csv", "unreadable file"
+
+
+def _parquet_named_csv(folder: Path):
+    path = next(folder.glob("part-*.parquet"))
+    path.rename(path.with_suffix(".csv"))
+    return path.with_suffix(".csv").name, "unreadable file"
+
+
+def _csv_named_parquet(folder: Path):
+    (folder / "part-00000.parquet").write_bytes(_as_csv(folder))
+    return "part-00000.parquet", "unreadable file"
+
+
 @pytest.mark.parametrize(
     "break_drop",
-    [_rename_column, _wrong_type, _corrupt_file, _no_sentinel, _empty_day, _empty_file, _empty_null_typed_file],
+    [_rename_column, _wrong_type, _corrupt_file, _no_sentinel, _empty_day, _empty_file, _empty_null_typed_file,
+     _truncated_csv_gz, _utf16_csv, _parquet_named_csv, _csv_named_parquet],
 )
 def test_bad_drop_fails_clearly_and_keeps_good_partitions(landing, tmp_path, break_drop):
     lake = tmp_path / "lake"
@@ -205,6 +236,35 @@ def test_bad_drop_fails_clearly_and_keeps_good_partitions(landing, tmp_path, bre
     assert tree_digest(lake) == before
     failure = result.get_step_failure_events()[0].step_failure_data.user_failure_data
     assert failure.metadata["rule"].value.startswith(rule)
+
+
+def _bom_csv(folder: Path) -> None:
+    (folder / "part-00000.csv").write_bytes(b"\xef\xbb\xbf" + _as_csv(folder))
+
+
+def _extra_column(folder: Path) -> None:
+    for path in folder.glob("part-*.parquet"):
+        table = pq.read_table(path)
+        pq.write_table(table.append_column("driver_name", pa.array(["n/a"] * table.num_rows)), path)
+
+
+def _file_sent_twice(folder: Path) -> None:
+    first = sorted(folder.glob("part-*.parquet"))[0]
+    (folder / "part-99999.parquet").write_bytes(first.read_bytes())
+
+
+@pytest.mark.parametrize("vary", [_bom_csv, _extra_column, _file_sent_twice])
+def test_harmless_variations_land_the_same_rows(landing, tmp_path, vary):
+    """A UTF-8 byte-order mark, a column the contract does not name (dropped) and a part file
+    delivered twice (deduplicated) change nothing in the day."""
+    gps = [ASSETS["raw_gps_telemetry"]]
+    assert materialize(landing, tmp_path / "clean", assets=gps).success
+    vary(landing / "gps" / DAY1)
+    assert materialize(landing, tmp_path / "varied", assets=gps).success
+    key = ["vehicle_id", "event_ts", "lat", "lon"]
+    clean, varied = (pd.read_parquet(tmp_path / lake / "raw" / "gps" / f"date={DAY1}").sort_values(key, ignore_index=True)
+                     for lake in ("clean", "varied"))
+    assert_frame_equal(varied, clean)
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".csv.gz"])

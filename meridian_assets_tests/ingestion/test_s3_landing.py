@@ -76,6 +76,7 @@ def test_landing_sensor_on_s3_triggers_once_per_delivery(s3_endpoint, tmp_path):
     write_day(local, DAY, vehicles=2, seed=5)
     _upload(client, local, "meridian-sensed", "v")
     client.put_object(Bucket="meridian-sensed", Key="v/gps/not-a-day/_SUCCESS", Body=b"")
+    client.put_object(Bucket="meridian-sensed", Key="v/gps/../2026-11-02/_SUCCESS", Body=b"")  # a path, not a day
     landing = LandingZone(uri="s3://meridian-sensed/v", s3=_s3(s3_endpoint))
     instance = dg.DagsterInstance.ephemeral()
     cursor = None
