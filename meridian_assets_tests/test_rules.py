@@ -184,6 +184,8 @@ ML_CASES = [
     ("same_day_null_rates", ml_day(), ml_day().assign(temp_c=np.nan)),
     ("history_null_rates", ml_day(), ml_day().assign(veh_prev_ping_count=np.nan)),
     ("label_range", ml_day(), ml_day().assign(delivery_minutes=-3.0)),
+    ("regions_known", ml_day(), pd.concat([ml_day(), ml_day(rows=1).assign(
+        delivery_id="D99", region="atlantis", temp_c=np.nan, congestion_index=np.nan)], ignore_index=True)),
 ]
 
 

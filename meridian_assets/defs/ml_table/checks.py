@@ -52,6 +52,17 @@ def _row_count(p: Partition) -> Outcome:
     return Outcome(rows == deliveries and rows > 0, rows, deliveries, f"{rows} rows for {deliveries} deliveries")
 
 
+def _regions_known(p: Partition) -> Outcome:
+    """A region no weather or traffic drop reports: its deliveries get none of those features.
+    A few of them pass same_day_null_rates unseen; a new region may be real, so a person looks."""
+    reported = p.frame.groupby("region")[["temp_c", "congestion_index"]].count()
+    unknown = reported[(reported == 0).any(axis=1)].index.tolist()
+    rows = int(p.frame["region"].isin(unknown).sum())
+    return Outcome(not unknown, len(unknown), 0,
+                   f"{rows} deliveries in regions without weather or traffic: {', '.join(map(str, unknown))}"
+                   if unknown else f"{len(reported)} regions, each with weather and traffic")
+
+
 def _label_range(p: Partition) -> Outcome:
     delivered = p.frame[p.frame["status"].eq("delivered")]
     bad = int((~delivered["delivery_minutes"].between(t.DELIVERY_MINUTES_MIN, t.DELIVERY_MINUTES_MAX)).sum()
@@ -98,6 +109,8 @@ ML_RULES = [
                "history may be short early on, so a person looks (WARN)."),
     Rule("label_range", "Delivered rows have a plausible label and every row a positive dispatcher estimate.",
          _label_range),
+    Rule("regions_known", "Every delivery's region has the day's weather and traffic (WARN: a new region may be "
+         "real, but its deliveries are predicted without either).", _regions_known, blocking=False),
     Rule("feature_drift", f"Population stability index of each business-mix feature against the 7 days before: "
          f"WARN above {t.PSI_WARN}, ERROR (blocks training) above {t.PSI_ERROR}, each raised to the level sampling "
          f"noise reaches at the day's size; judged from {t.DRIFT_MIN_ROWS} rows and "
