@@ -10,6 +10,20 @@ import dagster as dg
 from spark_jobs.layout import days_between
 
 FORCE_TAG = "meridian/force"  # set to "true" to run on purpose past failed or missing checks
+FORCE_BY_TAG = "meridian/force_by"  # who overrides the checks: required with FORCE_TAG
+FORCE_REASON_TAG = "meridian/force_reason"  # and why
+
+
+def forced_by(run: dg.DagsterRun) -> dict[str, str]:
+    """Who forced `run` past its checks and why (empty when not forced). A force that does not
+    say both is refused: the override is a decision someone answers for."""
+    if run.tags.get(FORCE_TAG) != "true":
+        return {}
+    who, why = run.tags.get(FORCE_BY_TAG, "").strip(), run.tags.get(FORCE_REASON_TAG, "").strip()
+    if not who or not why:
+        raise dg.Failure(f"{FORCE_TAG}=true needs the run tags {FORCE_BY_TAG} (who) and {FORCE_REASON_TAG} (why)",
+                         allow_retries=False)
+    return {"forced_by": who, "forced_reason": why}
 
 
 def location_graph(context: dg.AssetExecutionContext):
@@ -101,17 +115,17 @@ def require_upstream_checks(context: dg.AssetExecutionContext, history: Iterable
 
     Blocking checks stop downstream steps only inside one run; schedules, sensors and
     automation start new runs, so training and deployment look for themselves. A person
-    may override with the run tag meridian/force=true: every day is then used, and the tag
-    records the choice.
+    may override with the run tags meridian/force=true, meridian/force_by and
+    meridian/force_reason: every day is then used, and the result records who and why.
     """
     day = context.partition_key
     problems = upstream_problems(context.instance, location_graph(context), context.asset_key, set(history) | {day})
-    forced = context.run.tags.get(FORCE_TAG) == "true"
+    forced = forced_by(context.run)
     if forced:
         if problems:
-            context.log.warning(f"Forced past check problems on {len(problems)} days ({FORCE_TAG}=true): "
-                                f"{sum(problems.values(), [])[:5]}")
-        return {"forced_past_checks": sum(len(p) for p in problems.values()), "left_out": {}}
+            context.log.warning(f"Forced past check problems on {len(problems)} days by {forced['forced_by']} "
+                                f"({forced['forced_reason']}): {sum(problems.values(), [])[:5]}")
+        return {"forced_past_checks": sum(len(p) for p in problems.values()), "left_out": {}, "forced": forced}
     if day in problems:
         raise dg.Failure(
             description="Blocked: upstream blocking checks did not pass.\n" + "\n".join(problems[day][:30]),
@@ -121,7 +135,7 @@ def require_upstream_checks(context: dg.AssetExecutionContext, history: Iterable
     left_out = dict(sorted(problems.items()))
     for d, why in left_out.items():
         context.log.warning(f"Leaving {d} out: {'; '.join(why)}")
-    return {"forced_past_checks": 0, "left_out": left_out}
+    return {"forced_past_checks": 0, "left_out": left_out, "forced": {}}
 
 
 def _ancestors(graph, key: dg.AssetKey) -> set[dg.AssetKey]:

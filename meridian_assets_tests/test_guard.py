@@ -8,7 +8,10 @@ results it must block exactly when the run would have.
 import pytest
 
 import dagster as dg
-from meridian_assets.guard import FAILED, PASSED, WARNED, check_outcomes, require_upstream_checks, upstream_problems
+from meridian_assets.guard import (
+    FAILED, FORCE_BY_TAG, FORCE_REASON_TAG, FORCE_TAG, PASSED, WARNED, check_outcomes, require_upstream_checks,
+    upstream_problems,
+)
 from meridian_assets.partitions import daily_partitions
 
 DAY = "2026-11-01"
@@ -31,8 +34,8 @@ def toy_location(passed: bool, severity: dg.AssetCheckSeverity, blocking: bool):
         pass
 
     @dg.asset(partitions_def=daily_partitions, deps=[upstream])
-    def guarded(context: dg.AssetExecutionContext) -> None:
-        require_upstream_checks(context)
+    def guarded(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        return dg.MaterializeResult(metadata=require_upstream_checks(context)["forced"])
 
     return [upstream, downstream, guarded], [rule]
 
@@ -67,3 +70,23 @@ def test_a_check_that_did_not_run_or_a_missing_upstream_blocks():
         assert upstream_problems(instance, graph, GUARDED, {DAY}) == {DAY: [f"upstream is not materialized for {DAY}"]}
         dg.materialize(assets[:1], partition_key=DAY, instance=instance)  # the asset without its check
         assert upstream_problems(instance, graph, GUARDED, {DAY}) == {DAY: [f"upstream.rule did not run for {DAY}"]}
+
+
+def test_a_person_forces_past_a_failed_check_only_saying_who_and_why():
+    assets, checks = toy_location(False, dg.AssetCheckSeverity.ERROR, True)
+    with dg.instance_for_test() as instance:
+        dg.materialize([*assets, *checks], selection=[UPSTREAM], partition_key=DAY, instance=instance,
+                       raise_on_error=False)
+
+        def force(**tags):
+            return dg.materialize([*assets, *checks], selection=[GUARDED], partition_key=DAY, instance=instance,
+                                  tags={FORCE_TAG: "true", **tags}, raise_on_error=False)
+
+        (failure,) = force().get_step_failure_events()
+        assert f"needs the run tags {FORCE_BY_TAG} (who) and {FORCE_REASON_TAG} (why)" in \
+            failure.event_specific_data.error.message
+        forced = force(**{FORCE_BY_TAG: "ana.lopez", FORCE_REASON_TAG: "vendor re-sent the day"})
+        assert forced.success
+        (materialization,) = forced.asset_materializations_for_node("guarded")
+        assert {k: v.value for k, v in materialization.metadata.items()} == {
+            "forced_by": "ana.lopez", "forced_reason": "vendor re-sent the day"}

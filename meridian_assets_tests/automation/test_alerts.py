@@ -28,6 +28,7 @@ from meridian_assets.defs.automation.alerts import (
 from meridian_assets.defs.automation.freshness import freshness_checks, freshness_sensor
 from meridian_assets.defs.ml import store
 from meridian_assets.defs.resources import LandingZone, S3Resource, from_environment
+from meridian_assets.guard import FORCE_BY_TAG, FORCE_REASON_TAG, FORCE_TAG
 from meridian_assets.lake import Lake
 from meridian_assets.metadata import UI_ENV
 from meridian_assets.partitions import day_ranges, downstream_partitions, waiting_lines
@@ -161,6 +162,19 @@ def test_a_failed_step_alerts_with_its_error_and_what_waits(tmp_path, instance, 
     assert text.startswith(f":rotating_light: Run failed: raw_gps_telemetry {DAY}")
     assert "step raw_gps_telemetry: " in text and "incomplete drop: no _SUCCESS sentinel" in text
     assert all(line in text for line in GPS_DAY_WAITING)
+    assert_links(message, result.run_id)
+    assert watch.tick() == []
+
+
+def test_a_forced_run_tells_who_and_why(tmp_path, instance, watch):
+    drop(tmp_path)
+    tags = {FORCE_TAG: "true", FORCE_BY_TAG: "ana.lopez", FORCE_REASON_TAG: "vendor confirmed the late file"}
+    result = run(tmp_path, instance, dg.AssetSelection.assets(GPS), tags=tags)
+    assert result.success
+
+    (message,) = watch.tick()
+    assert message["text"].startswith(f":warning: Checks overridden by ana.lopez: raw_gps_telemetry {DAY}")
+    assert "why: vendor confirmed the late file" in message["text"]
     assert_links(message, result.run_id)
     assert watch.tick() == []
 

@@ -23,7 +23,7 @@ from meridian_assets.lake import Lake
 from meridian_assets.definitions import defs
 from meridian_assets import cli
 from meridian_assets.defs.ml import store
-from meridian_assets.guard import FAILED, FORCE_TAG, PASSED, check_outcomes
+from meridian_assets.guard import FAILED, FORCE_BY_TAG, FORCE_REASON_TAG, FORCE_TAG, PASSED, check_outcomes
 from meridian_assets_tests.pipeline.story import (
     BAD_DAY, GOOD, MODEL, gate_outcome, partial_fleet, rewrite_gps, run,
 )
@@ -132,12 +132,12 @@ def test_a_person_can_force_training_past_failed_checks(history):
     out_of_range(root)
     assert not run(root, instance, day=BAD_DAY).success
     forced = run(root, instance, day=BAD_DAY, select=[MODEL],
-                 tags={FORCE_TAG: "true"})
+                 tags={FORCE_TAG: "true", FORCE_BY_TAG: "ml.oncall", FORCE_REASON_TAG: "speeds re-checked by hand"})
     # Training itself may still have nothing to hold out (ml_feature_table of the day was
     # blocked); what matters is that the guard let it through and said so.
     assert forced.success
     logs = instance.all_logs(forced.run_id)
-    assert any("Forced past" in (e.user_message or "") for e in logs)
+    assert any("by ml.oncall (speeds re-checked by hand)" in (e.user_message or "") for e in logs)
     assert instance.get_run_by_id(forced.run_id).tags[FORCE_TAG] == "true"
 
 

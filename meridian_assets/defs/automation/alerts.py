@@ -2,8 +2,8 @@
 
 The sensor reads each run as it finishes and tells of: a failed ERROR check (one message per
 asset partition and run), a missed freshness deadline, a model held back by the evaluation
-gate (a notice), and a run that failed for another reason (a step's error, or run monitoring's
-maximum runtime). A run that failed only because a blocking check failed is told once, by its
+gate (a notice), a run a person forced past the checks (who and why), and a run that failed
+for another reason (a step's error, or run monitoring's maximum runtime). A run that failed only because a blocking check failed is told once, by its
 check. WARN results never alert. Each message names the partition, links the run and lists
 the downstream days that now wait.
 """
@@ -23,7 +23,7 @@ import dagster as dg
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 from dagster._core.storage.tags import WILL_RETRY_TAG
 
-from meridian_assets.guard import run_days
+from meridian_assets.guard import FORCE_BY_TAG, FORCE_REASON_TAG, FORCE_TAG, run_days
 from meridian_assets.metadata import ui_url
 from meridian_assets.partitions import day_ranges, downstream_partitions, waiting_lines
 
@@ -189,6 +189,16 @@ def _run_failure_alert(instance, graph, run, url: str, run_days: set[str], event
                  url, list(dict.fromkeys(details)), downstream_partitions(graph, assets, run_days))
 
 
+def _forced_alert(instance, run, url: str, run_days: set[str]) -> Alert | None:
+    """Checks overridden on purpose: people hear who did it and why, whatever the run's outcome."""
+    if run.tags.get(FORCE_TAG) != "true":
+        return None
+    subject = ", ".join(sorted(k.to_user_string() for k in _planned_assets(instance, run, None))) or run.job_name
+    who, why = run.tags.get(FORCE_BY_TAG) or "nobody named", run.tags.get(FORCE_REASON_TAG) or "no reason given"
+    return Alert(f"{run.run_id}/forced", f":warning: Checks overridden by {who}: {subject} {day_ranges(run_days)}",
+                 url, [f"why: {why}"])
+
+
 def run_alerts(instance: dg.DagsterInstance, graph, run_id: str, ui_url: str) -> list[Alert]:
     """What a finished run has to tell. A failed run the daemon will retry tells nothing:
     its last attempt speaks for all."""
@@ -201,7 +211,8 @@ def run_alerts(instance: dg.DagsterInstance, graph, run_id: str, ui_url: str) ->
     evaluations = [e.asset_check_evaluation_data for e in events if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION]
     alerts = _check_alerts(instance, graph, run_id, url, days, evaluations)
     failure = _run_failure_alert(instance, graph, run, url, days, events)
-    return alerts + ([failure] if failure else [])
+    forced = _forced_alert(instance, run, url, days)
+    return [a for a in (forced, *alerts, failure) if a]
 
 
 def deliver(alert: Alert, log) -> None:

@@ -85,6 +85,7 @@ def delivery_time_model(context: dg.AssetExecutionContext, lake: Lake):
     yield dg.MaterializeResult(
         metadata=readable({
             "forced_past_checks": guard["forced_past_checks"],
+            **guard["forced"],
             "left_out_days": dg.MetadataValue.json(guard["left_out"]),
             "version": version,
             "path": dg.MetadataValue.path(lake.uri(f"{store.MODELS}/{version}")),
@@ -170,7 +171,7 @@ class Deployment(dg.Config):
 def deployed_model(context: dg.AssetExecutionContext, config: Deployment, lake: Lake) -> dg.MaterializeResult:
     if config.rollback:
         # A person's decision, recorded by this run; the model restored passed the guard when first deployed.
-        guard = {"forced_past_checks": 0}
+        guard = {"forced_past_checks": 0, "forced": {}}
         restored = store.rollback_target(lake)
         if store.load_info(lake, restored)["holdout"] != context.partition_key:
             raise dg.Failure(f"roll back in the partition of the model restored, {restored}", allow_retries=False)
@@ -191,7 +192,7 @@ def deployed_model(context: dg.AssetExecutionContext, config: Deployment, lake: 
                         "decision": f"Candidate {candidate} held by the evaluation gate, {kept} stays: {reason}"}
     context.log.info(decision["decision"])
     return dg.MaterializeResult(metadata=readable({
-        **decision, **in_production(lake), "forced_past_checks": guard["forced_past_checks"],
+        **decision, **in_production(lake), "forced_past_checks": guard["forced_past_checks"], **guard["forced"],
     }))
 
 
