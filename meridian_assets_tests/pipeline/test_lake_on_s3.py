@@ -1,7 +1,10 @@
 """The same code location with MERIDIAN_LAKE=s3://...: the story's first day, from an empty
-instance and an empty bucket, lands in object storage and equals the local lake's day."""
+instance and an empty bucket, lands in object storage and equals the local lake's day. The run
+has secrets in its environment, and none of them reaches its logs or metadata."""
 
 from __future__ import annotations
+
+import uuid
 
 import pandas as pd
 import pyarrow.parquet as pq
@@ -25,18 +28,34 @@ def _frame(folder) -> pd.DataFrame:
     return frame.sort_values(list(frame.columns)).reset_index(drop=True)
 
 
+def _everything_recorded(home) -> bytes:
+    """Every file the instance wrote: run and event-log databases (metadata included), compute logs."""
+    return b"\n".join(p.read_bytes() for p in sorted(home.rglob("*")) if p.is_file())
+
+
 def test_a_day_on_an_s3_lake_equals_the_local_lake(good_history, s3_endpoint, tmp_path, monkeypatch):
-    for name, value in ENVIRONMENT.items():
+    secrets = {"AWS_SECRET_ACCESS_KEY": f"aws-{uuid.uuid4().hex}",
+               "MERIDIAN_ALERT_WEBHOOK": f"https://hooks.example/{uuid.uuid4().hex}",
+               "DAGSTER_PG_PASSWORD": f"pg-{uuid.uuid4().hex}"}
+    for name, value in {**ENVIRONMENT, **secrets}.items():
         monkeypatch.setenv(name, value)
     client(s3_endpoint).create_bucket(Bucket="meridian-pipeline")
     root = "s3://meridian-pipeline/lake"
     lake = Lake(root=root, working_copy=str(tmp_path / "step-copy"), endpoint_url=s3_endpoint)
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    instance = dg.DagsterInstance.local_temp(str(home))
 
     result = dg.materialize(
-        [*ASSETS, *CHECKS], partition_key=DAY, instance=dg.DagsterInstance.ephemeral(),
+        [*ASSETS, *CHECKS], partition_key=DAY, instance=instance,
         resources={**resources(good_history), "lake": lake}, raise_on_error=False,
     )
     assert result.success, step_failures(result)
+    assert list(home.glob(f"storage/{result.run_id}/compute_logs/*.err")), "the steps' output was captured"
+    recorded = _everything_recorded(home)
+    assert result.run_id.encode() in recorded and b"raw_gps_telemetry" in recorded
+    for name, value in secrets.items():
+        assert value.encode() not in recorded, f"{name} leaked into the run's logs or metadata"
 
     # A reader with nothing but the bucket: every layer of the day is there, and equal.
     reader = Lake(root=root, working_copy=str(tmp_path / "reader-copy"), endpoint_url=s3_endpoint)
@@ -46,3 +65,4 @@ def test_a_day_on_an_s3_lake_equals_the_local_lake(good_history, s3_endpoint, tm
                                       _frame(partition_dir(good_history / "lake", table, DAY)), obj=table)
     uris = [m.metadata["dagster/uri"].value for m in result.asset_materializations_for_node("raw_gps_telemetry")]
     assert uris == [f"{root}/raw/gps/date={DAY}"], "the UI shows where the day is kept"
+    instance.dispose()
