@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
-from meridian_assets_tests.s3 import moto_server
-from spark_jobs.session import build_session
+# One OpenMP thread for scikit-learn's gradient boosting, here and in every process the tests
+# start (runs, daemon, webserver): on the tests' few thousand rows a second thread only adds
+# synchronisation, and while Spark or another process holds the other core the spinning threads
+# made one training ~50x slower (60 s instead of 2 s). The model is the same either way: its
+# histograms are per feature, so the thread count changes no number. Set before sklearn loads.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+from meridian_assets_tests.s3 import moto_server  # noqa: E402 (after OMP_NUM_THREADS)
+from spark_jobs.session import build_session  # noqa: E402
 
 
 def pytest_configure(config):

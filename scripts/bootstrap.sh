@@ -24,4 +24,6 @@ fi
 if [ ! -x .venv/bin/python ]; then
   uv venv -q .venv --python "$PYTHON"
 fi
-uv pip install -q --python .venv/bin/python -e '.[dev]'
+# Bytecode compiled here, once: where PYTHONDONTWRITEBYTECODE is set, every process (each run,
+# code server, daemon, dbt call) would otherwise compile Dagster, dbt and pandas again on import.
+uv pip install -q --compile-bytecode --python .venv/bin/python -e '.[dev]'
