@@ -19,6 +19,8 @@ DEMO_START ?= $(shell date -u -d '10 days ago' +%F)
 DEMO_END ?= $(shell date -u -d yesterday +%F)
 VEHICLES ?= 200
 DEV_PORT ?= 3000
+# The UI listens on loopback; another interface only when asked (make dev DEV_HOST=0.0.0.0).
+DEV_HOST ?= 127.0.0.1
 MANIFEST := dbt_project/target/manifest.json
 
 .PHONY: install run dev screenshots test bench manifest clean
@@ -51,8 +53,8 @@ run: install $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml
 
 # Webserver and daemon: sensors, automation and the schedule run; alerts link runs on this port.
 dev: install $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml
-	MERIDIAN_UI_URL=$${MERIDIAN_UI_URL:-http://127.0.0.1:$(DEV_PORT)} \
-	  $(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(DEV_PORT)
+	MERIDIAN_UI_URL=$${MERIDIAN_UI_URL:-http://$(DEV_HOST):$(DEV_PORT)} \
+	  $(VENV)/bin/dagster dev -w workspace.yaml -h $(DEV_HOST) -p $(DEV_PORT)
 
 # README's pictures (docs/img/), taken in Chromium from the UI over the instance `make run` leaves.
 screenshots: install $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml

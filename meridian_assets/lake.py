@@ -9,11 +9,13 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from functools import cached_property
+import re
 from pathlib import Path
 from urllib.parse import urlparse
 
 import boto3
 import duckdb
+import pydantic
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -22,6 +24,28 @@ from meridian_assets import lake_s3
 
 from spark_jobs.layout import has_partition_before, partition_dir
 from spark_jobs.swap import publish_partition, staging_dir
+
+
+# What dbt and DuckDB would read as code in a path pasted into SQL or Jinja.
+UNSAFE_IN_SQL = re.compile(r"['\"`\\{}%;\x00-\x1f]")
+BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+
+
+def checked_location(value: str) -> str:
+    """A lake or landing zone as configured (MERIDIAN_LAKE, MERIDIAN_LANDING...): a local folder
+    or s3://bucket/prefix, refused before it becomes a path, a key or SQL."""
+    if UNSAFE_IN_SQL.search(value):
+        raise ValueError(f"{value!r}: a quote, brace, backslash or control character is not allowed in a location")
+    if "://" not in value:
+        return value
+    parsed = urlparse(value)
+    if parsed.scheme != "s3":
+        raise ValueError(f"{value!r}: a location is a local folder or s3://bucket/prefix, not {parsed.scheme}://")
+    if not BUCKET.fullmatch(parsed.netloc):
+        raise ValueError(f"{value!r}: {parsed.netloc!r} is not an S3 bucket name")
+    if any(part in {".", ".."} for part in parsed.path.split("/")):
+        raise ValueError(f"{value!r}: '.' and '..' are not allowed in an S3 prefix")
+    return value
 
 
 class Lake(dg.ConfigurableResource):
@@ -36,6 +60,11 @@ class Lake(dg.ConfigurableResource):
     working_copy: str | None = None  # S3 only: default a folder per lake in the temp directory
     endpoint_url: str | None = None  # S3 only: a server other than AWS; keys come from AWS_*
     region_name: str = "us-east-1"
+
+    @pydantic.field_validator("root", "working_copy")
+    @classmethod
+    def _location(cls, value: str | None) -> str | None:
+        return value if value is None else checked_location(value)
 
     @property
     def path(self) -> Path:

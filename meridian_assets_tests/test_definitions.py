@@ -3,6 +3,8 @@ changes the graph has to change this file too."""
 
 from pathlib import Path
 
+import pytest
+
 import dagster as dg
 from meridian_assets.definitions import defs
 from meridian_assets.defs.ml_table.assets import dbt_environment
@@ -112,6 +114,22 @@ def test_resources_default_to_the_embedded_setup(monkeypatch):
     assert definitions.executor == dg.in_process_executor
 
 
+@pytest.mark.parametrize(("variable", "value", "refused"), [
+    ("MERIDIAN_LAKE", "gs://meridian-lake/prod", "not gs://"),
+    ("MERIDIAN_LAKE", "s3://Meridian_Lake/prod", "not an S3 bucket name"),
+    ("MERIDIAN_LANDING", "s3://meridian-drops/../other-team", "'..' are not allowed"),
+    ("MERIDIAN_LAKE", "/data/lake'; DROP TABLE x; --", "quote, brace"),
+    ("MERIDIAN_LAKE_WORKING_COPY", "/scratch/{{ env_var('AWS_SECRET_ACCESS_KEY') }}", "quote, brace"),
+])
+def test_a_location_that_is_not_a_folder_or_s3_prefix_is_refused_before_use(monkeypatch, variable, value, refused):
+    monkeypatch.setenv(variable, value)
+    definitions = defs()
+    with pytest.raises(dg.DagsterResourceFunctionError) as raised:
+        with dg.build_resources({k: definitions.resources[k] for k in ("landing", "lake")}):
+            pass
+    assert refused in str(raised.value.__cause__) and value in str(raised.value.__cause__)
+
+
 def test_resources_read_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("MERIDIAN_LANDING", "s3://meridian-drops/vendor")
     monkeypatch.setenv("MERIDIAN_LAKE", str(tmp_path))
@@ -131,6 +149,17 @@ def test_dbt_environment_carries_the_partition_window():
         "MERIDIAN_DBT_START_DATE": "2026-11-01", "MERIDIAN_DBT_END_DATE": "2026-11-03",
         "MERIDIAN_DBT_LAKE": "/lake", "MERIDIAN_DBT_OUTPUT": "/lake/out.parquet", "MERIDIAN_DBT_GPS_DAY_OFFSET": "-1",
     }
+
+
+@pytest.mark.parametrize(("start", "end", "lake", "refused"), [
+    ("2026-11-01' OR 1=1 --", "2026-11-01", "/lake", "not a YYYY-MM-DD date"),
+    ("2026-11-01", "2026-02-30", "/lake", "not a calendar date"),
+    ("2026-11-01", "2026-11-01", "/lake'; COPY x TO '/etc/y", "quote, brace or control character"),
+    ("2026-11-01", "2026-11-01", "/lake/{{ env_var('AWS_SECRET_ACCESS_KEY') }}", "quote, brace or control character"),
+])
+def test_dbt_variables_that_are_not_days_or_plain_paths_never_reach_sql(start, end, lake, refused):
+    with pytest.raises(ValueError, match=refused):
+        dbt_environment(start, end, Path(lake), Path("/out.parquet"))
 
 
 def test_the_landing_drops_stand_upstream_as_the_vendors_write_them(monkeypatch):

@@ -1,4 +1,4 @@
-"""The Dagster web UI as a person meets it: `dagster-webserver` on 127.0.0.1 over an instance, and
+"""The Dagster web UI as a person meets it: `dagster-webserver` over an instance, and
 Debian's Chromium driven by Playwright (never a downloaded browser). Used by the browser tests
 and by `make screenshots`."""
 
@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import psutil
 from playwright.sync_api import Page, expect, sync_playwright
 
 from meridian_assets_tests.ports import free_port
@@ -26,14 +27,15 @@ STARTUP_SECONDS = 180
 
 
 class Webserver:
-    """dagster-webserver in its own process group, stopped with it (code server included)."""
+    """dagster-webserver in its own process group, stopped with it (code server included).
+    Started without a host, as a person does: its default must be 127.0.0.1 (`listening`)."""
 
     def __init__(self, env: dict[str, str], log: Path):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._log = open(log, "w")
         self._process = subprocess.Popen(
-            [str(Path(sys.executable).parent / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(self.port),
+            [str(Path(sys.executable).parent / "dagster-webserver"), "-p", str(self.port),
              "-w", str(PROJECT / "workspace.yaml")],
             cwd=PROJECT, env={**os.environ, **env, "MERIDIAN_UI_URL": self.url},
             stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
@@ -48,6 +50,12 @@ class Webserver:
             body = json.load(response)
         assert "errors" not in body, body["errors"]
         return body["data"]
+
+    def listening(self) -> set[str]:
+        """The addresses that the webserver and its code server accept connections on."""
+        root = psutil.Process(self._process.pid)
+        return {c.laddr.ip for p in [root, *root.children(recursive=True)]
+                for c in p.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN}
 
     def wait_until_loaded(self) -> None:
         """Until the code location is loaded (a load error fails at once, with the error)."""

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
+import pydantic
+
 import dagster as dg
 from dagster_aws.s3 import S3Resource
 from dagster_dbt import DbtCliResource
@@ -20,7 +22,7 @@ from dagster_k8s import k8s_job_executor
 from dagster_pyspark import LazyPySparkResource
 
 from meridian_assets.dbt_project import meridian_dbt_project
-from meridian_assets.lake import Lake
+from meridian_assets.lake import Lake, checked_location
 
 from spark_jobs.session import SPARK_DEFAULTS
 
@@ -53,6 +55,11 @@ class LandingZone(dg.ConfigurableResource):
 
     uri: str
     s3: S3Resource
+
+    @pydantic.field_validator("uri")
+    @classmethod
+    def _location(cls, value: str) -> str:
+        return checked_location(value)
 
     @property
     def is_s3(self) -> bool:

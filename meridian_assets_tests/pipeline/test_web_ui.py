@@ -130,6 +130,11 @@ def test_the_day_after_a_bad_day_trains_without_it_and_says_why(story):
     instance.dispose()
 
 
+def test_the_webserver_listens_on_loopback_only_unless_told_otherwise(story):
+    _, server, _ = story
+    assert server.listening() == {"127.0.0.1"}
+
+
 def test_graphql_lineage_has_every_edge_and_group(story):
     _, server, _ = story
     nodes = server.graphql("{ assetNodes { assetKey { path } groupName dependencyKeys { path } } }")["assetNodes"]

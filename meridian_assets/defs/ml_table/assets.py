@@ -15,9 +15,9 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 from meridian_assets.dbt_project import meridian_dbt_project
 from meridian_assets.contracts import FEATURES
 from meridian_assets.lake import Lake
-from meridian_assets.lake import RAW_TABLES, profile, write_partition, written_metadata
+from meridian_assets.lake import RAW_TABLES, UNSAFE_IN_SQL, profile, write_partition, written_metadata
 from meridian_assets.metadata import column_schema, null_rates, readable
-from meridian_assets.partitions import daily_partitions, mapping
+from meridian_assets.partitions import daily_partitions, mapping, not_a_partition
 from spark_jobs.layout import PREVIOUS_DAY, SAME_DAY, days_between
 
 ML_TABLE = "ml_feature_table"
@@ -73,7 +73,17 @@ def describe_dbt_test(node: Mapping[str, Any]) -> str:
 
 def dbt_environment(start: str, end: str, lake: Path, output: Path) -> dict[str, str]:
     """The partition window and locations for one build (dbt_project/macros/run_var.sql): in the
-    environment, not --vars, so dbt re-parses only the files that read them."""
+    environment, not --vars, so dbt re-parses only the files that read them.
+
+    dbt pastes each value into SQL string literals: a value that is not a day or a plain path is
+    refused here, before it becomes SQL."""
+    for day in (start, end):
+        if reason := not_a_partition(day):
+            raise ValueError(f"dbt variable: {day!r} is {reason}")
+    for path in (lake, output):
+        if UNSAFE_IN_SQL.search(str(path)):
+            raise ValueError(f"dbt variable: the path {str(path)!r} holds a quote, brace or control "
+                             "character, which SQL and Jinja would read as code")
     values = {"start_date": start, "end_date": end, "lake": lake, "output": output,
               "gps_day_offset": GPS_WINDOW.end_offset}
     return {f"MERIDIAN_DBT_{name.upper()}": str(value) for name, value in values.items()}
