@@ -1,8 +1,8 @@
 """raw_* assets: one day's vendor drop, validated against the contract, in the lake."""
 
-
 import sys
 
+import botocore.exceptions as aws
 
 import dagster as dg
 from meridian_assets import profiles
@@ -17,11 +17,21 @@ from meridian_assets.metadata import null_rates, readable
 from meridian_assets.partitions import daily_partitions
 
 # Vendor APIs and object stores fail transiently (the 2 AM timeout): retry those, with
-# backoff and jitter so several sources do not retry in lockstep. Contract breaks are
-# raised with allow_retries=False: a bad file does not get better by waiting.
+# backoff and jitter so several sources do not retry in lockstep. Everything else (a contract
+# break, a missing bucket, refused credentials, a full disk) fails at once (`transient`).
 INGEST_RETRY = dg.RetryPolicy(
     max_retries=3, delay=2, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
 )
+THROTTLED = {"SlowDown", "Throttling", "ThrottlingException", "RequestTimeout", "ServiceUnavailable"}
+
+
+def transient(exc: BaseException) -> bool:
+    """Whether waiting may help: a timeout, a dropped connection, a busy or failing server."""
+    if isinstance(exc, aws.ClientError):
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return status >= 500 or exc.response.get("Error", {}).get("Code") in THROTTLED
+    return isinstance(exc, (aws.ConnectionError, aws.HTTPClientError, aws.IncompleteReadError,
+                            TimeoutError, ConnectionError))
 
 
 def ingest_day(contract: Contract, day: str, landing: LandingZone, lake: Lake) -> dict:
@@ -103,6 +113,15 @@ def build_raw_asset(contract: Contract) -> dg.AssetsDefinition:
                 raise dg.Failure(
                     description=str(exc),
                     metadata={"file": exc.file, "column": exc.column or "", "rule": exc.rule, "day": day},
+                    allow_retries=False,
+                ) from exc
+            except Exception as exc:
+                if transient(exc):
+                    raise  # INGEST_RETRY tries again
+                raise dg.Failure(
+                    description=f"{contract.asset_name} {day}: {type(exc).__name__}: {exc} (not retried: "
+                                "waiting does not fix it)",
+                    metadata={"day": day, "error": type(exc).__name__},
                     allow_retries=False,
                 ) from exc
             context.log.info(f"{contract.asset_name} {day}: {measured[day]['rows']} rows")
