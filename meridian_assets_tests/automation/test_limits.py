@@ -41,6 +41,7 @@ def test_pools_bound_spark_and_the_dbt_writer_across_runs(instance):
     assert by_pool["spark"] == {"gps_features", "route_features", "weather_features", "traffic_features",
                                 "customer_features"}
     assert by_pool["duckdb"] == {"ml_feature_table"}
+    assert by_pool["model_store"] == {"deployed_model"}  # deployed.json moves one decision at a time
 
 
 def test_a_run_lasts_at_most_two_hours(instance):

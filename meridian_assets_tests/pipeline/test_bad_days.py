@@ -25,7 +25,7 @@ from meridian_assets import cli
 from meridian_assets.defs.ml import store
 from meridian_assets.guard import FAILED, FORCE_BY_TAG, FORCE_REASON_TAG, FORCE_TAG, PASSED, check_outcomes
 from meridian_assets_tests.pipeline.story import (
-    BAD_DAY, GOOD, MODEL, gate_outcome, partial_fleet, rewrite_gps, run,
+    BAD_DAY, GOOD, MODEL, deploy_an_oracle, gate_outcome, partial_fleet, rewrite_gps, run,
 )
 
 
@@ -125,6 +125,34 @@ def test_good_ninth_day_trains_and_the_gate_decides(history):
     ).records[0].asset_materialization.metadata
     assert deployment["outcome"].value == ("deployed" if passed else "kept")
     assert (store.deployed(Lake(root=str(root / "lake")))["holdout"] == BAD_DAY) == passed
+
+
+def test_runs_finishing_out_of_order_never_deploy_an_older_or_unweighed_model(history):
+    """A late run of an earlier day, and a candidate weighed against a model that is no longer
+    deployed: each passed its gate, each is held, deployed.json stays, and the runs are green."""
+    root, instance = history
+    lake = Lake(root=str(root / "lake"))
+    deployed = store.deployed(lake)
+    earlier = [d for d in GOOD if d < deployed["holdout"] and gate_outcome(instance, d) == PASSED]
+    assert earlier, "an earlier day whose candidate passed its gate"
+
+    def deploy(day: str) -> str:
+        result = run(root, instance, day=day, select=dg.AssetSelection.assets("deployed_model"))
+        assert result.success, "holding a candidate back is a decision"
+        (materialization,) = result.asset_materializations_for_node("deployed_model")
+        assert materialization.metadata["outcome"].value == "kept"
+        return materialization.metadata["decision"].value
+
+    assert "trained on older data" in deploy(earlier[-1])
+    assert store.deployed(lake) == deployed
+
+    # Someone deploys another model; then the run that trained the deployed day's candidate,
+    # weighed against the model before, finishes.
+    deploy_an_oracle(root / "lake", deployed["holdout"])
+    oracle = store.deployed(lake)
+    assert "its gate compared it with" in (decision := deploy(deployed["holdout"]))
+    assert "but oracle is deployed now" in decision
+    assert store.deployed(lake) == oracle
 
 
 def test_a_person_can_force_training_past_failed_checks(history):

@@ -75,6 +75,7 @@ def delivery_time_model(context: dg.AssetExecutionContext, lake: Lake):
         "trained_on": {"first": train_days[0], "last": train_days[-1], "days": train_days},
         "left_out": guard["left_out"],
         "holdout": day,
+        "compared_with": current["version"] if current else None,  # what the gate weighs it against
         "features": dtm.FEATURES,
         "metrics": candidate.metrics,
         "training_rows": len(train_rows),
@@ -129,6 +130,21 @@ def gate_reason(metrics: dict) -> str:
     )
 
 
+def overtaken(info: dict, deployed: dict | None) -> str | None:
+    """Why a candidate that passed its gate must still not replace the model deployed now, if it
+    must not: runs finish out of order, so the deployed model may be newer than the candidate, or
+    not the one the gate compared it with (a late run of an earlier day, two days trained at once)."""
+    if deployed is None:
+        return None
+    if info["holdout"] < deployed["holdout"]:
+        return (f"it is trained on older data (holdout {info['holdout']}) than the deployed "
+                f"{deployed['version']} (holdout {deployed['holdout']})")
+    if info.get("compared_with") != deployed["version"]:
+        return (f"its gate compared it with {info.get('compared_with') or 'nothing deployed'}, but "
+                f"{deployed['version']} is deployed now (the next run compares with it)")
+    return None
+
+
 def in_production(lake: Lake) -> dict:
     """What deployed.json points at, as the model's page shows it on every partition."""
     pointer = store.deployed(lake)
@@ -167,6 +183,7 @@ class Deployment(dg.Config):
     kinds={"python", "json"},
     owners=["team:ml"],
     code_version=source_version(store, sys.modules[__name__]),
+    pool="model_store",  # one deployment at a time reads, decides and moves deployed.json
 )
 def deployed_model(context: dg.AssetExecutionContext, config: Deployment, lake: Lake) -> dg.MaterializeResult:
     if config.rollback:
@@ -181,15 +198,19 @@ def deployed_model(context: dg.AssetExecutionContext, config: Deployment, lake: 
     else:
         guard = require_upstream_checks(context)
         candidate = candidate_version(context.instance, context.partition_key)
-        reason = gate_reason(store.load_info(lake, candidate)["metrics"])
-        if gate_passed(context.instance, context.partition_key):
-            pointer = store.promote(lake, candidate)
-            decision = {"outcome": "deployed", "decision": f"Deployed {candidate}: {reason}"}
-        else:
-            # The gate's decision, not a failure: the model in production stays, and says so.
-            kept = (store.deployed(lake) or {}).get("version", "none")
+        info, current = store.load_info(lake, candidate), store.deployed(lake)
+        reason = gate_reason(info["metrics"])
+        kept = (current or {}).get("version", "none")
+        # Either way a decision, not a failure: the model in production stays, and says why.
+        if not gate_passed(context.instance, context.partition_key):
             decision = {"outcome": "kept", "held_candidate": candidate,
                         "decision": f"Candidate {candidate} held by the evaluation gate, {kept} stays: {reason}"}
+        elif why := overtaken(info, current):
+            decision = {"outcome": "kept", "held_candidate": candidate,
+                        "decision": f"Candidate {candidate} passed its gate but is not deployed: {why}; {kept} stays"}
+        else:
+            store.promote(lake, candidate)
+            decision = {"outcome": "deployed", "decision": f"Deployed {candidate}: {reason}"}
     context.log.info(decision["decision"])
     return dg.MaterializeResult(metadata=readable({
         **decision, **in_production(lake), "forced_past_checks": guard["forced_past_checks"], **guard["forced"],
