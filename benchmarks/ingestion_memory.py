@@ -43,7 +43,7 @@ started = time.perf_counter()
 if mode == "streamed":
     rows = ingest_day(contract, day, LandingZone(uri=landing, s3=S3Resource()), Lake(root=lake))["rows"]
 else:
-    parts = [read_file(p.name, p.read_bytes(), contract) for p in sorted((Path(landing) / "gps" / day).glob("part-*"))]
+    parts = [t for p in sorted((Path(landing) / "gps" / day).glob("part-*")) for t in read_file(p, p.name, contract)]
     frame = pa.concat_tables(parts).to_pandas().drop_duplicates(ignore_index=True)
     rows = len(frame)
     write_partition(lake, "raw/gps", day, pa.Table.from_pandas(frame, schema=contract.arrow_schema, preserve_index=False))

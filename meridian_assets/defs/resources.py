@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
@@ -112,12 +114,21 @@ class LandingZone(dg.ConfigurableResource):
             found[path.parent.name] = Sentinel(f"{stat.st_mtime_ns}:{stat.st_ino}", stat.st_mtime)
         return found
 
-    def read_bytes(self, file: DropFile) -> bytes:
-        if file.name.startswith("s3://"):
-            parsed = urlparse(file.name)
-            body = self.s3.get_client().get_object(Bucket=parsed.netloc, Key=parsed.path.lstrip("/"))
-            return body["Body"].read()
-        return Path(file.name).read_bytes()
+    @contextmanager
+    def local_copy(self, file: DropFile, scratch: Path) -> Iterator[Path]:
+        """The file on this machine while the block runs: itself, or an S3 object downloaded
+        (streamed to disk, never whole in memory) into `scratch` and removed after."""
+        if not file.name.startswith("s3://"):
+            yield Path(file.name)
+            return
+        parsed = urlparse(file.name)
+        copy = scratch / parsed.path.rsplit("/", 1)[-1]
+        scratch.mkdir(parents=True, exist_ok=True)
+        try:
+            self.s3.get_client().download_file(parsed.netloc, parsed.path.lstrip("/"), str(copy))
+            yield copy
+        finally:
+            copy.unlink(missing_ok=True)
 
 
 def _is_data_file(name: str) -> bool:

@@ -23,13 +23,15 @@ class FlakyLanding(LandingZone):
 
     timeouts: str  # a file: how many reads are still to time out (one count for every attempt)
 
-    def read_bytes(self, file: DropFile) -> bytes:
+    @contextmanager
+    def local_copy(self, file: DropFile, scratch: Path) -> Iterator[Path]:
         counter = Path(self.timeouts)
         left = int(counter.read_text())
         if left:
             counter.write_text(str(left - 1))
             raise aws.ReadTimeoutError(endpoint_url=file.name)
-        return super().read_bytes(file)
+        with super().local_copy(file, scratch) as path:
+            yield path
 
 
 def event_types(result) -> list[str]:

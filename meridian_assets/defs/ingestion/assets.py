@@ -1,8 +1,11 @@
 """raw_* assets: one day's vendor drop, validated against the contract, in the lake."""
 
 import sys
+from collections.abc import Iterator
+from pathlib import Path
 
 import botocore.exceptions as aws
+import pyarrow as pa
 
 import dagster as dg
 from meridian_assets import profiles
@@ -10,7 +13,7 @@ from meridian_assets.contracts import SOURCES, Contract
 from meridian_assets.code import source_version
 from meridian_assets.defs.ingestion import drops
 from meridian_assets.defs.ingestion.drops import DropError, read_file, write_deduplicated
-from meridian_assets.defs.resources import LandingZone, landing_uri
+from meridian_assets.defs.resources import Drop, LandingZone, landing_uri
 from meridian_assets.lake import Lake
 from meridian_assets.lake import RAW_TABLES, scratch_dir, staged_partition, written_metadata
 from meridian_assets.metadata import null_rates, readable
@@ -43,9 +46,9 @@ def ingest_day(contract: Contract, day: str, landing: LandingZone, lake: Lake) -
             "incomplete drop: no _SUCCESS sentinel (files may still be arriving)",
         )
     table = RAW_TABLES[contract.name]
-    parts = (read_file(f.name, landing.read_bytes(f), contract) for f in drop.files)  # one at a time
     with staged_partition(lake.path, table, day) as staged, scratch_dir(lake.path, table) as scratch:
-        write_deduplicated(parts, contract, drop.location, scratch, staged / "part-00000.parquet")
+        write_deduplicated(_read(landing, drop, contract, scratch / "landing"), contract, drop.location, scratch,
+                           staged / "part-00000.parquet")
         profile = profiles.record(staged, contract)  # swapped in with the data
     lake.publish(table, [day])
     measures = {"rows": profile["rows"], "files": len(drop.files), "bytes": sum(f.size for f in drop.files)}
@@ -57,6 +60,13 @@ def ingest_day(contract: Contract, day: str, landing: LandingZone, lake: Lake) -
                      f"rows_per_{contract.entity}": profile["rows"] / entities if entities else 0.0}
     rows = profile["rows"]
     return measures | null_rates({c: n / rows if rows else 0.0 for c, n in profile["nulls"].items()})
+
+
+def _read(landing: LandingZone, drop: Drop, contract: Contract, downloads: Path) -> Iterator[pa.Table]:
+    """The drop's rows a batch at a time, one file at a time (one downloaded file on disk at most)."""
+    for file in drop.files:
+        with landing.local_copy(file, downloads) as path:
+            yield from read_file(path, file.name, contract)
 
 
 def _metadata(table: str, lake: Lake, days: dict[str, dict]) -> dict:

@@ -1,12 +1,11 @@
 """Reading one vendor drop into the contract's Arrow schema, or saying exactly what is wrong.
 
-Pure functions over bytes, so local folders and S3 share them and tests need no Dagster.
+Pure functions over local files (an S3 drop is downloaded a file at a time), so tests need no Dagster.
 """
 
 from __future__ import annotations
 
-import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -17,6 +16,10 @@ import pyarrow.types as pat
 
 from meridian_assets.contracts import ACCEPTS, ARROW_TYPES, Contract
 from meridian_assets.lake import duckdb_connection, parquet
+
+BATCH_ROWS = 250_000  # rows read from a Parquet file, or handed from DuckDB to the writer, at a time
+CSV_BLOCK_BYTES = 64 << 20  # CSV text parsed at a time
+PARQUET_BUFFER_BYTES = 8 << 20  # Parquet bytes read at a time
 
 
 class DropError(ValueError):
@@ -69,47 +72,59 @@ def _parse_text(text: pa.ChunkedArray, kind: str) -> pa.Array:
     return text.cast(ARROW_TYPES[kind])
 
 
-def _from_csv(data: bytes, contract: Contract, file: str) -> pa.Table:
-    """CSV carries no types: parse each contract column from text, naming the one that fails."""
-    stream = pa.BufferReader(data)
-    if file.endswith(".gz"):
-        stream = pa.CompressedInputStream(stream, "gzip")
-    raw = pacsv.read_csv(
+def _csv_reader(path: Path, include: list[str] | None = None) -> pacsv.CSVStreamingReader:
+    """CSV carries no types: every contract column is read as text, then parsed (`_csv_batches`)."""
+    stream = pa.input_stream(path, compression="gzip" if path.name.endswith(".gz") else None)
+    return pacsv.open_csv(
         stream,
+        read_options=pacsv.ReadOptions(block_size=CSV_BLOCK_BYTES),
         convert_options=pacsv.ConvertOptions(
-            column_types={c.name: pa.string() for c in contract.columns}, strings_can_be_null=True
+            column_types={name: pa.string() for name in include or []}, strings_can_be_null=True,
+            include_columns=include,
         ),
     )
-    arrays = {}
+
+
+def _csv_batches(path: Path, contract: Contract, file: str) -> Iterator[pa.Table]:
+    """The contract's columns of a CSV, a block at a time, each parsed from text, naming the
+    column that fails."""
+    with _csv_reader(path) as reader:
+        found = reader.schema.names  # read from the first block only
     for col in contract.columns:
-        if col.name not in raw.column_names:
-            raise DropError(file, col.name, "required column missing", f"found {raw.column_names}")
-        try:
-            arrays[col.name] = _parse_text(raw.column(col.name), col.kind)
-        except (pa.ArrowInvalid, ValueError, TypeError) as exc:
-            raise DropError(file, col.name, f"must be {col.kind}", str(exc)[:200]) from exc
-    return pa.table(arrays)
+        if col.name not in found:
+            raise DropError(file, col.name, "required column missing", f"found {found}")
+    with _csv_reader(path, [c.name for c in contract.columns]) as reader:
+        for batch in reader:
+            arrays = {}
+            for col in contract.columns:
+                try:
+                    arrays[col.name] = _parse_text(batch.column(col.name), col.kind)
+                except (pa.ArrowInvalid, ValueError, TypeError) as exc:
+                    raise DropError(file, col.name, f"must be {col.kind}", str(exc)[:200]) from exc
+            yield pa.table(arrays)
 
 
-def read_file(name: str, data: bytes, contract: Contract) -> pa.Table:
-    """One part file, parsed and conformed to the contract."""
+def _parquet_batches(path: Path) -> Iterator[pa.Table]:
+    # Column chunks read through a buffer, not whole: a file written as one huge row group too.
+    with pq.ParquetFile(path, buffer_size=PARQUET_BUFFER_BYTES, pre_buffer=False) as parquet_file:
+        for batch in parquet_file.iter_batches(batch_size=BATCH_ROWS):
+            yield pa.Table.from_batches([batch])
+
+
+def read_file(path: Path, name: str, contract: Contract) -> Iterator[pa.Table]:
+    """One part file, conformed to the contract a batch at a time: a file of any size is held in
+    memory one batch at a time. `name` is how errors name it (its landing path or URI)."""
     try:
-        if name.endswith((".csv", ".csv.gz")):
-            table = _from_csv(data, contract, name)
-        else:
-            table = pq.read_table(io.BytesIO(data))
+        batches = _csv_batches(path, contract, name) if name.endswith((".csv", ".csv.gz")) else _parquet_batches(path)
+        for table in batches:
+            # Writers type the columns of an empty file loosely (often as null): it adds no rows,
+            # and a drop made only of such files is reported as the empty drop it is.
+            if table.num_rows:
+                yield conform(table, contract, name)
     except DropError:
         raise
     except (pa.ArrowException, OSError, EOFError, ValueError) as exc:
         raise DropError(name, None, "unreadable file", str(exc)[:200]) from exc
-    if table.num_rows == 0:
-        # Writers type the columns of an empty file loosely (often as null): it adds no rows,
-        # and a drop made only of such files is reported as the empty drop it is.
-        return contract.arrow_schema.empty_table()
-    return conform(table, contract, name)
-
-
-BATCH_ROWS = 250_000  # rows handed from DuckDB to the Parquet writer at a time
 
 
 def write_deduplicated(tables: Iterable[pa.Table], contract: Contract, location: str, scratch: Path,
