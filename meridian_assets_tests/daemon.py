@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 import dagster as dg
@@ -56,11 +57,34 @@ class Daemon:
     def tail(self) -> str:
         return "\n".join(self.log.read_text().splitlines()[-40:])
 
+    def kill(self) -> None:
+        """The daemon's own process dies at once (SIGKILL); the runs its code server started go on."""
+        self.process.kill()
+        self.process.wait()
+
     def stop(self) -> None:
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+        """The whole process group (the daemon, its code server, their runs), even after kill()."""
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(self.process.pid, sig)
+            except ProcessLookupError:
+                break
+            deadline = time.monotonic() + 30
+            while self._group() and time.monotonic() < deadline:
+                self.process.poll()
+                time.sleep(0.2)
+            if not self._group():
+                break
+        self.process.wait()
         self.instance.dispose()
+
+    def _group(self) -> list[psutil.Process]:
+        """The live processes of the daemon's process group (zombies left by a killed parent are not)."""
+        alive = []
+        for process in psutil.process_iter(["status"]):
+            try:
+                if os.getpgid(process.pid) == self.process.pid and process.info["status"] != psutil.STATUS_ZOMBIE:
+                    alive.append(process)
+            except (ProcessLookupError, psutil.Error):
+                continue
+        return alive
