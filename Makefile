@@ -80,6 +80,7 @@ bench: install $(MANIFEST)
 	$(PY) benchmarks/scale.py --vehicles 40000 --concurrent-days 2
 	$(PY) benchmarks/scale.py --vehicles 200 --concurrent-days 0
 	$(PY) benchmarks/drift_false_alarms.py
+	$(PY) benchmarks/daemon_backfill.py --days 90 --vehicles 1000
 
 clean:
 	rm -rf data .dagster_home dbt_project/target
