@@ -6,15 +6,29 @@ import ctypes
 import errno
 import os
 import shutil
+import time
 import uuid
 from pathlib import Path
 
 
+# A writer killed mid-way leaves its staging folder behind. No run lives longer than run
+# monitoring allows (dagster.yaml: 2 h), so a staging folder untouched for longer is an orphan.
+ORPHANED_AFTER_SECONDS = 6 * 3600
+
+
 def staging_dir(lake: str | os.PathLike, table: str) -> Path:
-    """A fresh folder beside the table, hidden from readers (Spark and globs skip dot folders)."""
-    path = Path(lake) / table / f".staging-{uuid.uuid4().hex}"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return path
+    """A fresh folder beside the table, hidden from readers (Spark and globs skip dot folders).
+    Orphans that killed writers left beside it are removed first."""
+    parent = Path(lake) / table
+    parent.mkdir(parents=True, exist_ok=True)
+    cutoff = time.time() - ORPHANED_AFTER_SECONDS
+    for orphan in parent.glob(".staging-*"):
+        try:
+            if orphan.stat().st_mtime < cutoff:
+                shutil.rmtree(orphan, ignore_errors=True)
+        except FileNotFoundError:
+            continue  # removed meanwhile by another writer
+    return parent / f".staging-{uuid.uuid4().hex}"
 
 
 _RENAME_EXCHANGE = 2

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from datetime import date
 
 import pyarrow as pa
@@ -13,6 +15,7 @@ from meridian_assets_tests.spark_jobs.rows import delivery, ts, write_raw
 from spark_jobs.cli import main
 from spark_jobs.columns import minutes_between, utc_hour
 from spark_jobs.layout import partition_dir
+from spark_jobs.swap import ORPHANED_AFTER_SECONDS, staging_dir
 from spark_jobs.tables import RAW_SCHEMAS, read_partitions, read_raw, write_partitions
 
 
@@ -65,3 +68,18 @@ def test_minutes_between_and_utc_hour(spark):
 def test_cli_rejects_an_end_before_the_start():
     with pytest.raises(SystemExit):
         main(lambda *args: {}, "test", ["--date", "2024-01-02", "--end-date", "2024-01-01", "--lake", "/nowhere"])
+
+
+def test_a_staging_folder_a_killed_writer_left_is_removed_by_a_later_writer(tmp_path):
+    table = tmp_path / "raw" / "gps"
+    orphan, current = table / ".staging-orphan", table / ".staging-in-use"
+    for folder in (orphan, current):
+        (folder / "date=2026-11-01").mkdir(parents=True)
+    long_ago = time.time() - ORPHANED_AFTER_SECONDS - 60
+    os.utime(orphan, (long_ago, long_ago))
+
+    fresh = staging_dir(tmp_path, "raw/gps")
+
+    assert not orphan.exists(), "older than any run may live: a killed writer's"
+    assert current.exists(), "a writer may still be using it"
+    assert fresh.parent == table and fresh.name.startswith(".staging-") and not fresh.exists()
