@@ -14,6 +14,7 @@ import psutil
 import pytest
 
 import dagster as dg
+from dagster._core.definitions.run_request import InstigatorType
 from dagster._core.storage.dagster_run import NOT_FINISHED_STATUSES
 from meridian_assets_tests.webhook import Webhook
 
@@ -53,6 +54,15 @@ class Daemon:
 
     def idle(self) -> bool:
         return not self.instance.get_run_records(dg.RunsFilter(statuses=NOT_FINISHED_STATUSES), limit=1)
+
+    def ticked_after(self, sensors: set[str], moment: float) -> bool:
+        """Whether each of `sensors` has finished a tick that started after `moment` (time.time())."""
+        finished = set()
+        for state in self.instance.all_instigator_state(instigator_type=InstigatorType.SENSOR):
+            ticks = self.instance.get_ticks(state.instigator_origin_id, state.selector_id, limit=1)
+            if ticks and ticks[0].timestamp > moment and ticks[0].end_timestamp:
+                finished.add(state.instigator_name)
+        return sensors <= finished
 
     def tail(self) -> str:
         return "\n".join(self.log.read_text().splitlines()[-40:])

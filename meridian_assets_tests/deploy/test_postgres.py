@@ -38,10 +38,10 @@ from meridian_assets_tests.webhook import Webhook
 from meridian_assets_tests.ports import free_port
 from spark_jobs.layout import days_between
 
-BACKFILLED = days_between("2026-10-01", "2026-10-03")
+BACKFILLED = days_between("2026-10-01", "2026-10-02")
 STALE = BACKFILLED[-1]  # its GPS drop is a copy of the day before: it fails its checks, one alert
 RACED = BACKFILLED[0]  # asked for again at the moment the backfill is submitted
-KILLED = BACKFILLED[1]  # run again, and killed while it writes
+KILLED = BACKFILLED[0]  # then run a third time, and killed while it writes
 VEHICLES = 150  # a GPS day of this fleet takes long enough to write to be killed in the middle
 WORKSPACE = str(PROJECT / "workspace.yaml")
 RAW_GPS = dg.AssetKey("raw_gps_telemetry")

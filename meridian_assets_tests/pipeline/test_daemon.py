@@ -16,6 +16,8 @@ import time
 import pytest
 
 import dagster as dg
+from meridian_assets.defs.automation.alerts import alert_sensor
+from meridian_assets.defs.automation.conditions import automation_sensor
 from meridian_assets.defs.resources import SENTINEL
 from meridian_assets.synthetic import write_day
 from meridian_assets_tests.daemon import PROJECT, Daemon
@@ -67,7 +69,11 @@ def test_a_written_day_reaches_deployment_and_a_bad_one_alerts_once(platform):
     (stale / SENTINEL).touch()
     daemon.wait_for(f"an alert about {STALE_DAY}", lambda: alerts_about(webhook, STALE_DAY), timeout=240)
     daemon.wait_for("no run in progress", daemon.idle, timeout=120)
-    time.sleep(30)  # another alert tick (every 20 s) and automation tick: nothing else may follow
+    settled = time.time()
+    # Another tick of the alert sensor and of automation after the last run: nothing may follow.
+    daemon.wait_for("an alert and an automation tick", lambda: daemon.ticked_after(
+        {alert_sensor.name, automation_sensor.name}, settled), timeout=120)
+    assert daemon.idle(), "automation started nothing for the stale day"
     (alert,) = alerts_about(webhook, STALE_DAY)
     assert "raw_gps_telemetry" in alert
     assert STALE_DAY not in daemon.instance.get_materialized_partitions(dg.AssetKey("delivery_time_model"))
