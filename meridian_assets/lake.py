@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from functools import cached_property
-import re
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -35,7 +35,8 @@ def checked_location(value: str) -> str:
     """A lake or landing zone as configured (MERIDIAN_LAKE, MERIDIAN_LANDING...): a local folder
     or s3://bucket/prefix, refused before it becomes a path, a key or SQL."""
     if UNSAFE_IN_SQL.search(value):
-        raise ValueError(f"{value!r}: a quote, brace, backslash or control character is not allowed in a location")
+        raise ValueError(f"{value!r}: a quote, brace or control character (or a backslash, % or ;) is not allowed "
+                         "in a location: SQL and Jinja would read it as code")
     if "://" not in value:
         return value
     parsed = urlparse(value)

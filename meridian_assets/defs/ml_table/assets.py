@@ -15,7 +15,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 from meridian_assets.dbt_project import meridian_dbt_project
 from meridian_assets.contracts import FEATURES
 from meridian_assets.lake import Lake
-from meridian_assets.lake import RAW_TABLES, UNSAFE_IN_SQL, profile, write_partition, written_metadata
+from meridian_assets.lake import RAW_TABLES, checked_location, profile, write_partition, written_metadata
 from meridian_assets.metadata import column_schema, null_rates, readable
 from meridian_assets.partitions import daily_partitions, mapping, not_a_partition
 from spark_jobs.layout import PREVIOUS_DAY, SAME_DAY, days_between
@@ -81,9 +81,7 @@ def dbt_environment(start: str, end: str, lake: Path, output: Path) -> dict[str,
         if reason := not_a_partition(day):
             raise ValueError(f"dbt variable: {day!r} is {reason}")
     for path in (lake, output):
-        if UNSAFE_IN_SQL.search(str(path)):
-            raise ValueError(f"dbt variable: the path {str(path)!r} holds a quote, brace or control "
-                             "character, which SQL and Jinja would read as code")
+        checked_location(str(path))
     values = {"start_date": start, "end_date": end, "lake": lake, "output": output,
               "gps_day_offset": GPS_WINDOW.end_offset}
     return {f"MERIDIAN_DBT_{name.upper()}": str(value) for name, value in values.items()}
