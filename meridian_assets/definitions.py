@@ -17,12 +17,13 @@ from meridian_assets.contracts import SOURCES
 from meridian_assets.defs.ingestion.assets import landing_drop, raw_assets
 from meridian_assets.defs.ingestion.checks import raw_checks
 from meridian_assets.defs.ml.assets import ml_assets, ml_checks
+from meridian_assets.defs.ml.provenance import provenance_checks, provenance_job, training_data_sensor
 from meridian_assets.defs.ml_table.assets import ml_table_dbt_assets
 from meridian_assets.defs.ml_table.checks import ml_table_checks
 
 
 ASSETS = [*raw_assets, *feature_assets, ml_table_dbt_assets, *ml_assets]
-CHECKS = [*raw_checks, *feature_checks, *ml_table_checks, *ml_checks]
+CHECKS = [*raw_checks, *feature_checks, *ml_table_checks, *ml_checks, *provenance_checks]
 
 
 def with_code_references(assets: list) -> list:
@@ -47,8 +48,8 @@ def defs() -> dg.Definitions:
         assets=[*(landing_drop(c) for c in SOURCES.values()), *with_automation(with_code_references(ASSETS))],
         asset_checks=[*CHECKS, *freshness_checks],
         resources=resources.from_environment(),
-        jobs=[daily_job, *stage_jobs, backfill_job],
+        jobs=[daily_job, *stage_jobs, backfill_job, provenance_job],
         schedules=[nightly_schedule],
-        sensors=[landing_sensor, automation_sensor, freshness_sensor, *alert_sensors],
+        sensors=[landing_sensor, automation_sensor, freshness_sensor, training_data_sensor, *alert_sensors],
         executor=resources.executor(),
     )

@@ -15,6 +15,8 @@ from urllib.parse import urlparse
 
 import boto3
 import duckdb
+import numpy as np
+import pandas as pd
 import pydantic
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -190,6 +192,19 @@ def write_partition(lake: str | os.PathLike, table: str, day: str, data: pa.Tabl
     with staged_partition(lake, table, day) as staged:
         pq.write_table(data, staged / "part-00000.parquet", coerce_timestamps="us")
     return partition_dir(lake, table, day)
+
+
+CONTENT_VERSIONS = "content_version_per_day"  # materialization metadata: each day's content_version
+
+
+def content_version(data: pa.Table) -> str:
+    """A day's data version: the same rows give the same version in any order and whatever the
+    last bits of a float sum (rounded to 1e-6), so only a real change of the data changes it."""
+    frame = data.select(sorted(data.column_names)).to_pandas()
+    floats = frame.select_dtypes("floating").columns
+    frame[floats] = frame[floats].round(6)
+    rows = np.sort(pd.util.hash_pandas_object(frame, index=False).to_numpy())
+    return hashlib.sha256(",".join(frame.columns).encode() + rows.tobytes()).hexdigest()[:16]
 
 
 def written_metadata(lake: Lake, table: str, rows_per_day: dict[str, int]) -> dict:

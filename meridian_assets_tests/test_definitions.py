@@ -8,6 +8,7 @@ import pytest
 import dagster as dg
 from meridian_assets.definitions import defs
 from meridian_assets.defs.ml_table.assets import dbt_environment
+from meridian_assets.defs.ml.provenance import CHECK
 from meridian_assets.partitions import daily_partitions
 
 GROUPS = {
@@ -94,13 +95,14 @@ def test_every_check_is_described_and_the_gates_block():
         assert (asset, "contract") in checks, asset
 
 
-def test_every_check_judges_partitions_but_freshness_which_judges_the_clock():
-    """A check without partitioning shows no partition in the UI's checks tab (dbt tests had none)."""
+def test_every_check_judges_partitions_but_freshness_and_provenance():
+    """A check without partitioning shows no partition in the UI's checks tab (dbt tests had none).
+    Two judge no day: freshness the clock, trained_on_current_data the model in production now."""
     graph = defs().resolve_asset_graph()
     for key in graph.get_all_asset_keys():
         for check_key in graph.get_check_keys_for_assets({key}):
             spec = graph.get_check_spec(check_key)
-            assert (spec.partitions_def == daily_partitions) == (check_key.name != "freshness_check"), check_key
+            assert (spec.partitions_def == daily_partitions) == (check_key.name not in {"freshness_check", CHECK}), check_key
 
 
 def test_resources_default_to_the_embedded_setup(monkeypatch):

@@ -16,8 +16,9 @@ from meridian_assets import thresholds
 from meridian_assets.defs.automation.alerts import GATE, WEBHOOK_ENV, alert_sensors
 from meridian_assets.defs.automation.freshness import freshness_checks, freshness_sensor
 from meridian_assets.defs.ml import store
+from meridian_assets.defs.ml.provenance import trained_on_current_data
 from meridian_assets.guard import FORCE_BY_TAG, FORCE_REASON_TAG, FORCE_TAG
-from meridian_assets.lake import Lake
+from meridian_assets.lake import CONTENT_VERSIONS, Lake
 from meridian_assets.partitions import day_ranges, downstream_partitions, waiting_lines
 from meridian_assets.partitions import daily_partitions
 from meridian_assets_tests.automation.watch import (
@@ -107,7 +108,9 @@ def test_a_held_model_is_one_notice_and_no_failure(tmp_path, instance, watch):
                 "metrics": {"mae": 12.5, "baseline_mae": 20.0, "deployed_mae_on_holdout": None}}
     store.save_version(lake, "2026-11-19-prod", None, deployed)
     store.promote(lake, "2026-11-19-prod")
-    candidate = {**deployed, "holdout": DAY, "metrics": {"mae": 14.0, "baseline_mae": 20.0, "deployed_mae_on_holdout": 12.5}}
+    candidate = {**deployed, "holdout": DAY, "metrics": {
+        "mae": 14.0, "baseline_mae": 20.0, "deployed_mae_on_holdout": 12.5,
+        "vs_deployed": {"difference": 1.5, "low": 0.9, "high": 2.1, "confidence": 0.95}}}
     store.save_version(lake, "2026-11-20-cand", None, candidate)
     instance.report_runless_asset_event(
         dg.AssetMaterialization("delivery_time_model", partition=DAY, metadata={"version": "2026-11-20-cand"}))
@@ -122,6 +125,40 @@ def test_a_held_model_is_one_notice_and_no_failure(tmp_path, instance, watch):
     assert "Waiting downstream: nothing\n" in message["text"], "deployed_model records the model kept"
     assert_links(message, result.run_id)
     assert watch.tick() == []
+
+
+def test_a_stale_model_is_one_notice_naming_the_days_that_changed(tmp_path, instance, watch):
+    """trained_on_current_data compares the days the deployed model learned from with what
+    ml_feature_table's latest materializations recorded: a WARN, and one notice."""
+    lake = Lake(root=str(tmp_path / "lake"))
+    days = ["2026-11-17", "2026-11-18", "2026-11-19"]
+    store.save_version(lake, "2026-11-19-prod", None, {
+        "trained_on": {"first": days[0], "last": days[1], "days": days[:2]}, "holdout": days[2],
+        "metrics": {"mae": 12.5, "baseline_mae": 20.0}, "inputs": dict.fromkeys(days, "v1"), "code_version": "c1"})
+    store.promote(lake, "2026-11-19-prod")
+
+    def materialize_ml_table(versions: list[str]):
+        for day, version in zip(days, versions):
+            instance.report_runless_asset_event(dg.AssetMaterialization(
+                "ml_feature_table", partition=day, metadata={CONTENT_VERSIONS: dg.MetadataValue.json({day: version})}))
+        return run(tmp_path, instance, dg.AssetSelection.checks(trained_on_current_data), day=None)
+
+    unchanged = materialize_ml_table(["v1", "v1", "v1"])  # the same data written again
+    assert unchanged.success and unchanged.get_asset_check_evaluations()[0].passed
+    assert watch.tick() == []
+
+    result = materialize_ml_table(["v1", "v2", "v1"])
+    assert result.success, "a stale model is a WARN: the run is green"
+    (evaluation,) = result.get_asset_check_evaluations()
+    assert not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.WARN
+    assert evaluation.metadata["changed_days"].value == {"2026-11-18": {"trained_on": "v1", "now": "v2"}}
+    (message,) = watch.tick()
+    assert message["text"].startswith(
+        ":warning: Model stale: deployed model 2026-11-19-prod was trained on ml_feature_table days that changed "
+        "since: 2026-11-18\n2026-11-19-prod was trained on data that has changed since: ml_feature_table "
+        "2026-11-18 (version v1 -> v2)")
+    assert "Waiting downstream: nothing\n" in message["text"]
+    assert_links(message, result.run_id)
 
 
 def test_freshness_passes_on_time_fails_when_late_and_alerts_once(tmp_path, instance, watch):

@@ -60,3 +60,54 @@ def test_a_large_training_day_is_sampled_the_same_way_each_run():
     assert len(sample) == cap and sample["delivery_id"].is_unique
     assert sample.equals(dtm.training_sample(large, "2026-11-02"))
     assert not sample.equals(dtm.training_sample(large, "2026-11-03"))
+
+
+def holdout_day(seed: int, rows: int = 1100) -> tuple[np.ndarray, np.ndarray]:
+    """One holdout day: expected minutes, and actual minutes with skewed, heavy-tailed delays."""
+    rng = np.random.default_rng(seed)
+    expected = rng.gamma(4.0, 12.0, rows) + 10
+    delays = rng.lognormal(1.0, 1.0, rows) + np.where(rng.random(rows) < 0.05, rng.pareto(2.5, rows) * 20, 0)
+    return expected, expected + delays
+
+
+def predictions(expected: np.ndarray, seed: int, spread: float) -> np.ndarray:
+    """A model's predictions: the expected minutes plus a constant guess at the delay, with its own errors."""
+    return expected + 3.0 + np.random.default_rng(seed).normal(0, spread, len(expected))
+
+
+def test_the_gate_passes_a_candidate_only_noise_makes_look_worse():
+    """Two equally good models: on about half the days one looks worse by chance. The old rule
+    ("no worse than deployed") refused those; the paired test refuses about 1 - GATE_CONFIDENCE."""
+    refused = looked_worse = 0
+    for seed in range(400):
+        expected, actual = holdout_day(seed)
+        candidate, deployed = predictions(expected, 10_000 + seed, 4.0), predictions(expected, 20_000 + seed, 4.0)
+        versus = dtm.paired_difference(candidate, deployed, actual)
+        assert versus["low"] < versus["difference"] < versus["high"]
+        looked_worse += versus["difference"] > 0
+        refused += dtm.gate_verdict({"mae": 10.0, "baseline_mae": 20.0, "vs_deployed": versus})["significantly_worse"]
+    assert 150 < looked_worse < 250
+    assert refused / 400 < 1 - thresholds.GATE_CONFIDENCE + 0.03
+
+
+def test_the_gate_refuses_a_real_regression():
+    """A candidate whose errors spread 25% wider (about 0.6 min of MAE worse on a day) is refused on
+    nearly every day."""
+    refused = 0
+    for seed in range(100):
+        expected, actual = holdout_day(seed)
+        candidate, deployed = predictions(expected, 10_000 + seed, 5.0), predictions(expected, 20_000 + seed, 4.0)
+        refused += dtm.gate_verdict({"mae": 10.0, "baseline_mae": 20.0,
+                                     "vs_deployed": dtm.paired_difference(candidate, deployed, actual)})["passed"] is False
+    assert refused >= 95
+
+
+def test_a_candidate_trained_with_a_feature_shuffled_is_refused():
+    train_rows, holdout = dtm.split(HISTORY, "2026-11-05")
+    deployed = dtm.train(train_rows)
+    shuffled = train_rows.assign(avg_unload_min=np.random.default_rng(0).permutation(train_rows["avg_unload_min"]))
+    metrics = dtm.evaluate_candidate(shuffled, holdout, deployed).metrics
+    assert metrics["vs_deployed"]["low"] > 0
+    assert dtm.gate_verdict(metrics) == {"beats_baseline": False, "significantly_worse": True, "passed": False}
+    same = dtm.evaluate_candidate(train_rows, holdout, deployed).metrics["vs_deployed"]
+    assert same["difference"] == same["low"] == same["high"] == 0  # the deployed model's twin

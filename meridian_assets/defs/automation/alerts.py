@@ -2,7 +2,7 @@
 
 The sensor reads each run as it finishes and tells of: a failed ERROR check (one message per
 asset partition and run), a missed freshness deadline, a model held back by the evaluation
-gate (a notice), a run a person forced past the checks (who and why), and a run that failed
+gate (a notice), a deployed model whose training data changed, a run a person forced past the checks (who and why), and a run that failed
 for another reason (a step's error, or run monitoring's maximum runtime). A run that failed only because a blocking check failed is told once, by its
 check. WARN results never alert. Each message names the partition, links the run and lists
 the downstream days that now wait.
@@ -32,6 +32,8 @@ WEBHOOK_TIMEOUT_SECONDS = 10
 RUNS_PER_TICK = 50
 
 GATE = dg.AssetCheckKey(dg.AssetKey("delivery_time_model"), "evaluation_gate")
+STALE = dg.AssetCheckKey(dg.AssetKey("deployed_model"), "trained_on_current_data")
+NOTICES = {GATE: "held", STALE: "stale"}  # WARN checks people hear of
 # Written by Dagster's time-partition freshness checks (freshness.py).
 FRESHNESS_PARAMS = "dagster/freshness_params"
 FRESHNESS_DEADLINE = "dagster/latest_cron_tick_timestamp"
@@ -118,6 +120,11 @@ def _check_alert(graph, run_id: str, url: str, kind: str, days: set[str], failed
         headline = (f":information_source: Model held for {label}: candidate {meta['version']} held, deployed model "
                     f"{meta['deployed_version']} stays, MAE {meta['value']:.2f}{versus} (limit {meta['threshold']:.2f})")
         details = [failed[0].description] if failed[0].description else []
+    elif kind == "stale":
+        meta = _metadata(failed[0])
+        headline = (f":warning: Model stale: deployed model {meta['version']} was trained on ml_feature_table days "
+                    f"that changed since: {day_ranges(set(meta['changed_days']))}")
+        details = [failed[0].description]
     else:
         headline = f":x: Check failed: {name} {label}"
         details = []
@@ -127,7 +134,7 @@ def _check_alert(graph, run_id: str, url: str, kind: str, days: set[str], failed
                      if {"value", "threshold"} <= meta.keys() else evaluation.description or "failed")
             details.append(f"{evaluation.check_name}: {shown}")
     # A held candidate leaves nothing waiting: deployed_model records that the deployed model stays.
-    waiting = {} if kind == "held" else downstream_partitions(graph, [asset], days)
+    waiting = {} if kind in NOTICES.values() else downstream_partitions(graph, [asset], days)
     return Alert(f"{run_id}/{kind}/{name}/{label}", headline, url, details, waiting)
 
 
@@ -137,8 +144,8 @@ candidate the gate held."""
     groups: dict[tuple[str, dg.AssetKey, frozenset[str]], list] = {}
     for evaluation in evaluations:
         check_key = dg.AssetCheckKey(evaluation.asset_key, evaluation.check_name)
-        # WARN informs in the UI and alerts no one; the gate's WARN is a decision people hear of.
-        if evaluation.passed or (evaluation.severity != dg.AssetCheckSeverity.ERROR and check_key != GATE):
+        # WARN informs in the UI and alerts no one, but for the model's: a gate's decision, a stale model.
+        if evaluation.passed or (evaluation.severity != dg.AssetCheckSeverity.ERROR and check_key not in NOTICES):
             continue
         if FRESHNESS_PARAMS in evaluation.metadata:
             if _told_before(instance, check_key, run_id, _metadata(evaluation)[FRESHNESS_DEADLINE]):
@@ -146,7 +153,7 @@ candidate the gate held."""
             kind, days = "late", {_late(graph, evaluation)[0]}
         else:
             # A range run records one result for all its days.
-            kind, days = "held" if check_key == GATE else "check", {evaluation.partition} if evaluation.partition else run_days
+            kind, days = NOTICES.get(check_key, "check"), {evaluation.partition} if evaluation.partition else run_days
         groups.setdefault((kind, evaluation.asset_key, frozenset(days)), []).append(evaluation)
     return [_check_alert(graph, run_id, url, kind, set(days), failed) for (kind, _, days), failed in groups.items()]
 
@@ -250,7 +257,7 @@ def _last_finished(instance: dg.DagsterInstance) -> int:
 @dg.sensor(
     minimum_interval_seconds=20,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description=f"Posts an alert per failed ERROR check, late partition, held model and failed run to "
+    description=f"Posts an alert per failed ERROR check, late partition, held or stale model and failed run to "
     f"${WEBHOOK_ENV} (Slack-compatible JSON), each once; starts with the runs that finish after it is on.",
 )
 def alert_sensor(context: dg.SensorEvaluationContext) -> dg.SkipReason:

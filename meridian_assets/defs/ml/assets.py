@@ -3,13 +3,14 @@
 import sys
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 import dagster as dg
 from meridian_assets import thresholds
 from meridian_assets.code import source_version
 from meridian_assets.defs.ml import model as dtm
 from meridian_assets.defs.ml import store
-from meridian_assets.lake import Lake
+from meridian_assets.lake import Lake, content_version
 from meridian_assets.metadata import partition_link, readable
 from meridian_assets.guard import PASSED, check_outcomes, require_upstream_checks
 from meridian_assets.partitions import daily_partitions, training_window_and_holdout
@@ -20,16 +21,19 @@ MODEL = "delivery_time_model"
 GATE = "evaluation_gate"
 
 
-def read_ml_days(lake: Lake, day: str) -> pd.DataFrame:
+def read_ml_days(lake: Lake, day: str) -> tuple[pd.DataFrame, dict[str, str]]:
     """The ml_feature_table partitions of D's training window and holdout that exist (early days
-    have fewer): D whole, each training day as its training sample, read one day at a time."""
-    frames = []
+    have fewer): D whole, each training day as its training sample, read one day at a time; and
+    the data version of each day read."""
+    frames, versions = [], {}
     days = TRAINING_WINDOW_AND_HOLDOUT.days(day, day)
     for folder in existing_partitions(lake.read(ML_TABLE, days), ML_TABLE, days):
         date = folder.name.removeprefix("date=")
-        frame = pd.read_parquet(folder).assign(date=date)
+        table = pq.read_table(folder)
+        versions[date] = content_version(table)
+        frame = table.to_pandas().assign(date=date)
         frames.append(frame if date == day else dtm.training_sample(frame, date))
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["date"])
+    return (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["date"])), versions
 
 
 def _importance_table(importance: pd.Series) -> str:
@@ -52,7 +56,7 @@ def _importance_table(importance: pd.Series) -> str:
 def delivery_time_model(context: dg.AssetExecutionContext, lake: Lake):
     day = context.partition_key
     *window, _ = TRAINING_WINDOW_AND_HOLDOUT.days(day, day)  # the training days, then D
-    history = read_ml_days(lake, day)
+    history, versions = read_ml_days(lake, day)
     # History starts at the first day the lake has; a day missing after it is left out, with why.
     first = min(history["date"], default=day)
     guard = require_upstream_checks(context, history=[d for d in window if d >= first])
@@ -73,6 +77,10 @@ def delivery_time_model(context: dg.AssetExecutionContext, lake: Lake):
     version = f"{day}-{context.run.run_id[:8]}"
     info = {
         "trained_on": {"first": train_days[0], "last": train_days[-1], "days": train_days},
+        # Provenance: the data version of each ml_feature_table day it learned from or was judged
+        # on, and its code (the deployed model's trained_on_current_data check compares them).
+        "inputs": {d: versions[d] for d in [*train_days, day]},
+        "code_version": context.assets_def.code_versions_by_key[context.asset_key],
         "left_out": guard["left_out"],
         "holdout": day,
         "compared_with": current["version"] if current else None,  # what the gate weighs it against
@@ -90,10 +98,11 @@ def delivery_time_model(context: dg.AssetExecutionContext, lake: Lake):
             "left_out_days": dg.MetadataValue.json(guard["left_out"]),
             "version": version,
             "path": dg.MetadataValue.path(lake.uri(f"{store.MODELS}/{version}")),
-            **{k: v for k, v in metrics.items() if k != "deployed_mae_on_holdout"},
+            **{k: v for k, v in metrics.items() if k not in ("deployed_mae_on_holdout", "vs_deployed")},
             "improvement_vs_baseline": 1 - metrics["mae"] / metrics["baseline_mae"],
             "deployed_version": current["version"] if current else "none",
             "deployed_mae_on_holdout": metrics["deployed_mae_on_holdout"] or float("nan"),
+            **{f"difference_vs_deployed_{k}": v for k, v in (metrics["vs_deployed"] or {}).items() if k != "confidence"},
             "training_rows": len(train_rows),
             "holdout_rows": len(holdout),
             "trained_on": f"{train_days[0]}..{train_days[-1]} ({len(train_days)} days)",
@@ -122,11 +131,14 @@ def candidate_version(instance: dg.DagsterInstance, day: str) -> str:
 def gate_reason(metrics: dict) -> str:
     """The evaluation gate's numbers in one sentence: its check result and deployed_model say the same."""
     limit = thresholds.GATE_BASELINE_RATIO * metrics["baseline_mae"]
-    deployed = metrics["deployed_mae_on_holdout"]
+    versus = metrics.get("vs_deployed")
     return (
         f"MAE {metrics['mae']:.2f} min vs limit {limit:.2f} ({thresholds.GATE_BASELINE_RATIO} x dispatcher "
         f"{metrics['baseline_mae']:.2f})"
-        + (f"; deployed model {deployed:.2f}" if deployed is not None else "; nothing deployed yet")
+        + (f"; vs deployed model ({metrics['deployed_mae_on_holdout']:.2f}) {versus['difference']:+.2f} min, "
+           f"{versus['low']:+.2f}..{versus['high']:+.2f} at {versus['confidence']:.0%} each side"
+           + (": significantly worse" if versus["low"] > 0 else "")
+           if versus else "; nothing deployed yet")
     )
 
 
@@ -223,31 +235,32 @@ def deployed_model(context: dg.AssetExecutionContext, config: Deployment, lake: 
     blocking=True,
     partitions_def=daily_partitions,
     description=f"The candidate beats the dispatcher's estimate (MAE below {thresholds.GATE_BASELINE_RATIO} x its "
-    "MAE) and is no worse than the deployed model on the same holdout day. Otherwise the deployed model "
-    "stays (a WARN: a decision, not a failure).",
+    "MAE) and is not significantly worse than the deployed model on the same holdout deliveries (paired "
+    f"t-test, one-sided at {thresholds.GATE_CONFIDENCE:.0%}). Otherwise the deployed model stays (a WARN: "
+    "a decision, not a failure).",
 )
 def evaluation_gate(context: dg.AssetCheckExecutionContext, lake: Lake) -> dg.AssetCheckResult:
     version = candidate_version(context.instance, context.partition_key)
     metrics = store.load_info(lake, version)["metrics"]
     deployed = store.deployed(lake)
-    limit = thresholds.GATE_BASELINE_RATIO * metrics["baseline_mae"]
-    deployed_mae = metrics["deployed_mae_on_holdout"]
-    beats_baseline = metrics["mae"] < limit
-    beats_deployed = deployed_mae is None or metrics["mae"] <= deployed_mae
+    verdict, versus = dtm.gate_verdict(metrics), metrics.get("vs_deployed") or {}
     # A refusal is a decision (the seed's flag_regression branch), so WARN: the run stays green and
     # deployed_model records that the deployed model was kept.
     return dg.AssetCheckResult(
-        passed=beats_baseline and beats_deployed,
+        passed=verdict["passed"],
         severity=dg.AssetCheckSeverity.WARN,
         description=gate_reason(metrics),
         metadata=readable({
             "value": metrics["mae"],
-            "threshold": limit,
+            "threshold": thresholds.GATE_BASELINE_RATIO * metrics["baseline_mae"],
             "baseline_mae": metrics["baseline_mae"],
             "threshold_ratio": thresholds.GATE_BASELINE_RATIO,
-            "deployed_mae": deployed_mae if deployed_mae is not None else float("nan"),
-            "beats_baseline": beats_baseline,
-            "beats_deployed": beats_deployed,
+            "deployed_mae": metrics["deployed_mae_on_holdout"] if versus else float("nan"),
+            "difference_vs_deployed": versus.get("difference", float("nan")),
+            "difference_low": versus.get("low", float("nan")),
+            "difference_high": versus.get("high", float("nan")),
+            "confidence": thresholds.GATE_CONFIDENCE,
+            **verdict,
             "version": version,
             "deployed_version": deployed["version"] if deployed else "none",
         }),

@@ -71,6 +71,8 @@ def _point_at(lake: Lake, version: str, history: list[str], **extra) -> dict:
         "left_out": info.get("left_out", {}),
         "holdout": info["holdout"],
         "metrics": info["metrics"],
+        "inputs": info.get("inputs", {}),  # data version per day; empty for models trained before provenance
+        "code_version": info.get("code_version"),
         "previous_version": history[0] if history else None,
         "history": history,
         "deployed_at": datetime.now(timezone.utc).isoformat(),

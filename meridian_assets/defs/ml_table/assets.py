@@ -14,8 +14,9 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 from meridian_assets.dbt_project import meridian_dbt_project
 from meridian_assets.contracts import FEATURES
-from meridian_assets.lake import Lake
-from meridian_assets.lake import RAW_TABLES, checked_location, profile, write_partition, written_metadata
+from meridian_assets.lake import (
+    CONTENT_VERSIONS, RAW_TABLES, Lake, checked_location, content_version, profile, write_partition, written_metadata,
+)
 from meridian_assets.metadata import column_schema, null_rates, readable
 from meridian_assets.partitions import daily_partitions, mapping, not_a_partition
 from spark_jobs.layout import PREVIOUS_DAY, SAME_DAY, days_between
@@ -102,18 +103,19 @@ def environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ[name] = value
 
 
-def publish_days(output: Path, lake: Lake, days: list[str]) -> dict[str, int]:
-    """Split dbt's one file into date= partitions, each swapped in atomically; rows per day."""
+def publish_days(output: Path, lake: Lake, days: list[str]) -> tuple[dict[str, int], dict[str, str]]:
+    """Split dbt's one file into date= partitions, each swapped in atomically; rows and data
+    version per day (what a model trained on the day records, and its staleness check compares)."""
     table = pq.read_table(output)
     # dbt-duckdb writes one all-null row when a day has no deliveries: it is not a delivery.
     table = table.filter(pc.is_valid(table.column("delivery_id")))
-    rows = {}
+    rows, versions = {}, {}
     for day in days:
         part = table.filter(pc.equal(pc.strftime(table.column("date"), "%Y-%m-%d"), day)).drop_columns(["date"])
-        write_partition(lake.path, ML_TABLE, day, part)
-        rows[day] = part.num_rows
+        written = write_partition(lake.path, ML_TABLE, day, part)
+        rows[day], versions[day] = part.num_rows, content_version(pq.read_table(written))  # as readers see it
     lake.publish(ML_TABLE, days)
-    return rows
+    return rows, versions
 
 
 @dbt_assets(
@@ -140,11 +142,12 @@ def ml_table_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, 
             if isinstance(event, dg.Output) and event.output_name == ML_TABLE:
                 # The model's file is complete here; dbt's tests (checks) follow it.
                 days = days_between(start, end)
-                rows = publish_days(output, lake, days)
+                rows, versions = publish_days(output, lake, days)
                 written = profile(lake.path, ML_TABLE, days)
                 event = event.with_metadata(readable({
                     **event.metadata,
                     **written_metadata(lake, ML_TABLE, rows),
+                    CONTENT_VERSIONS: dg.MetadataValue.json(versions),
                     # The lake table, not dbt's relation in DuckDB's throwaway in-memory database.
                     "dagster/table_name": LAKE_TABLE_NAME,
                     "dagster/column_schema": column_schema(written["schema"]),
