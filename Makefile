@@ -12,6 +12,8 @@ export VIRTUAL_ENV := $(CURDIR)/$(VENV)
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export MERIDIAN_LANDING ?= $(CURDIR)/data/landing
 export MERIDIAN_LAKE ?= $(CURDIR)/data/lake
+# The synthetic vendor's answers (each stop's noise-free duration), outside the landing zone.
+TRUTH ?= $(CURDIR)/data/truth
 
 # The ten days up to yesterday (UTC): the demo is as fresh as a night's run leaves it, so the
 # freshness checks pass under `make dev` and the nightly schedule goes on from there.
@@ -45,11 +47,13 @@ $(MANIFEST): $(VENV)/.installed dbt_project/dbt_project.yml $(shell find dbt_pro
 # gated against the one deployed before it. Each run is launched as the UI launches one (in its
 # own process, through the code location), so the UI's Overview, timeline and jobs show them.
 run: install $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml
-	$(PY) -m meridian_assets.synthetic $(MERIDIAN_LANDING) $(DEMO_START) $(DEMO_END) --vehicles $(VEHICLES)
+	$(PY) -m meridian_assets.synthetic $(MERIDIAN_LANDING) $(DEMO_START) $(DEMO_END) --vehicles $(VEHICLES) \
+	  --truth $(TRUTH)
 	@echo "per day, in order, its four stage runs (runs' output: $(DAGSTER_HOME)/runs.log)"
 	$(PY) -m meridian_assets.cli launch $(DEMO_START) $(DEMO_END) --log $(DAGSTER_HOME)/runs.log \
 	  || echo "some runs did not succeed: the summary below and the UI (make dev) say where"
 	$(PY) -m meridian_assets.cli status $(DEMO_START) $(DEMO_END) --require-deployed
+	$(PY) -m meridian_assets.cli evaluate --truth $(TRUTH)
 
 # Webserver and daemon: sensors, automation and the schedule run; alerts link runs on this port.
 dev: install $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml

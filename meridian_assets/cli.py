@@ -12,13 +12,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
 
+import pandas as pd
+
 import dagster as dg
 from dagster._core.storage.tags import PARTITION_NAME_TAG
 
 from meridian_assets import thresholds
 from meridian_assets.defs.automation.jobs import stage_jobs
+from meridian_assets.defs.ml import model as dtm
 from meridian_assets.defs.ml import store
-from meridian_assets.defs.ml.assets import Deployment, candidate_version, deployed_model, gate_reason
+from meridian_assets.defs.ml.assets import ML_TABLE, Deployment, candidate_version, deployed_model, gate_reason
 from meridian_assets.guard import FAILED, PASSED, WARNED, check_outcomes
 from meridian_assets.lake import Lake
 from spark_jobs.layout import days_between
@@ -75,6 +78,28 @@ def deployed_summary(lake: Lake) -> tuple[str, bool]:
         f"vs dispatcher {metrics['baseline_mae']:.2f} min ({gain:.1%} better)"
     )
     return line, gain >= 1 - thresholds.GATE_BASELINE_RATIO
+
+
+def evaluate(lake: Lake, truth: Path) -> str:
+    """The deployed model on the days it never saw (its holdout and later) that have the synthetic
+    vendor's answers in `truth`: its MAE beside the dispatcher's and the oracle's."""
+    pointer = store.deployed(lake)
+    if not pointer:
+        return "deployed model: none"
+    model = store.load_model(lake, pointer["version"])
+    days = sorted(p.stem for p in truth.glob("*.parquet") if p.stem >= pointer["holdout"])
+    frames = {day: dtm.labelled(pd.read_parquet(folder)) for day in days if (folder := lake.partition(ML_TABLE, day)).exists()}
+    if not frames:
+        return f"{pointer['version']}: no day from its holdout {pointer['holdout']} on has both the ml table and {truth}"
+    answers = {day: pd.read_parquet(truth / f"{day}.parquet") for day in frames}
+    frames["all days"], answers["all days"] = pd.concat(frames.values()), pd.concat(answers.values())
+    rows = {day: dtm.against_the_noise_floor(frame, dtm.predict(model, frame), answers[day]) for day, frame in frames.items()}
+    lines = [f"deployed model {pointer['version']} on the days it never saw (MAE in minutes; oracle: each stop's "
+             "noise-free median duration)",
+             f"{'day':<12}{'deliveries':>11}{'model':>8}{'dispatcher':>11}{'oracle':>8}{'model/oracle':>14}{'model/dispatcher':>18}"]
+    lines += [f"{day:<12}{r['deliveries']:>11}{r['model_mae']:>8.2f}{r['dispatcher_mae']:>11.2f}{r['oracle_mae']:>8.2f}"
+              f"{r['model_vs_oracle']:>14.2f}{r['model_vs_dispatcher']:>18.2f}" for day, r in rows.items()]
+    return "\n".join(lines)
 
 
 def rollback(instance: dg.DagsterInstance, definitions: dg.Definitions, lake: Lake) -> int:
@@ -178,6 +203,9 @@ def main(argv: list[str] | None = None) -> int:
     summary.add_argument("--require-deployed", action="store_true",
                          help="exit 1 unless a deployed model beats the dispatcher by the gate's margin")
     commands.add_parser("rollback", help="point deployed.json back at the previously deployed model")
+    evaluating = commands.add_parser("evaluate", help="the deployed model against the dispatcher and the noise floor")
+    evaluating.add_argument("--truth", type=Path, required=True,
+                            help="the synthetic vendor's answers (python -m meridian_assets.synthetic --truth)")
     launching = commands.add_parser("launch", help="each day of a range, its stages in order, launched as the UI would")
     launching.add_argument("start")
     launching.add_argument("end")
@@ -205,8 +233,12 @@ def main(argv: list[str] | None = None) -> int:
     instance = dg.DagsterInstance.get()
     if args.command == "rollback":
         return rollback(instance, definitions, lake)
+    if args.command == "evaluate":
+        print(evaluate(lake, args.truth))
+        return 0
     print(status(args.start, args.end, instance, definitions))
-    print("evaluation gate (a candidate must beat the dispatcher by 5% and the deployed model):")
+    print("evaluation gate (a candidate must beat the dispatcher by 5% and not be significantly worse than the "
+          "deployed model):")
     print("\n".join(gate_decisions(args.start, args.end, instance, lake)) or "  no candidates trained")
     line, good = deployed_summary(lake)
     print(line)

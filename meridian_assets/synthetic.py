@@ -93,7 +93,8 @@ _AREA_HALF_WIDTH_KM = 15.0  # vehicles stay in a box this far around their regio
 _KM_PER_DEG_LAT = 111.32
 
 # Independent random streams, so that e.g. a bigger fleet does not change the weather.
-_STREAMS = {"fleet": 1, "customers": 2, "weather": 3, "traffic": 4, "deliveries": 5, "gps": 6}
+_STREAMS = {"fleet": 1, "customers": 2, "weather": 3, "traffic": 4, "deliveries": 5, "gps": 6, "truth": 7}
+TRUTH_DRAWS, TRUTH_CHUNK = 1_000, 2_000  # noise draws per stop for generate_truth, stops per batch
 _EPOCH = date(2024, 1, 1)
 
 
@@ -257,13 +258,47 @@ def generate_traffic(day: date | str, seed: int = 7) -> pd.DataFrame:
     )
 
 
+def _durations(drive_min: np.ndarray, unload_min: np.ndarray, appointment: np.ndarray,
+               rng: np.random.Generator) -> np.ndarray:
+    """Minutes from departure to the proof-of-delivery scan, one draw per element: right-skewed,
+    as real stops are. Unloading varies around the customer's usual time, an appointment adds a
+    wait for the slot at the gate, and the whole trip runs long or short together."""
+    handling_min = (
+        unload_min * rng.lognormal(0.0, 0.3, drive_min.shape)
+        + np.where(appointment, rng.gamma(2.0, 4.0, drive_min.shape), 0.0)  # waiting for the slot at the gate
+    )
+    return (drive_min + handling_min) * rng.lognormal(0.0, 0.18, drive_min.shape)
+
+
 def generate_deliveries(day: date | str, vehicles: int = 200, seed: int = 7) -> pd.DataFrame:
     """The day's stops: a naive schedule from distance, and actual times from the real drivers.
 
     Actual arrival is the proof-of-delivery scan, so it includes docking, the wait for an
     appointment slot and unloading; the dispatcher's allowance for these is flat.
     """
+    return _deliveries(_as_date(day), vehicles, seed)[0]
+
+
+def generate_truth(day: date | str, vehicles: int = 200, seed: int = 7) -> pd.DataFrame:
+    """What no vendor sends: each stop's duration without its noise, from TRUTH_DRAWS draws of
+    the same noise. expected_minutes is the mean; best_minutes the median, the prediction no
+    model can beat on absolute error (the noise floor of MAE)."""
     d = _as_date(day)
+    frame, known = _deliveries(d, vehicles, seed)
+    rng = _rng(seed, "truth", d.toordinal())
+    expected, best = [], []
+    for start in range(0, len(frame), TRUTH_CHUNK):
+        part = {name: np.broadcast_to(values[start:start + TRUTH_CHUNK], (TRUTH_DRAWS, len(values[start:start + TRUTH_CHUNK])))
+                for name, values in known.items()}
+        draws = _durations(part["drive_min"], part["unload_min"], part["appointment"], rng)
+        expected.append(draws.mean(axis=0))
+        best.append(np.median(draws, axis=0))
+    return pd.DataFrame({"delivery_id": frame["delivery_id"], "expected_minutes": np.concatenate(expected or [[]]),
+                         "best_minutes": np.concatenate(best or [[]])})
+
+
+def _deliveries(d: date, vehicles: int, seed: int) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """The day's stops, and per stop what decides its duration before the noise."""
     fleet = _fleet(vehicles, seed)
     customers = generate_customers(d, vehicles, seed)
     condition, _ = _weather_conditions(d, seed)
@@ -297,12 +332,9 @@ def generate_deliveries(day: date | str, vehicles: int = 200, seed: int = 7) -> 
         * _SLOWDOWN[condition[region, hour]]
         * (1 + 0.04 * (sequence - 1))  # later stops run slower: the driver tires
     )
-    appointment = customers["requires_appointment"].to_numpy()[customer]
-    handling_min = (
-        customers["avg_unload_min"].to_numpy()[customer] * rng.lognormal(0.0, 0.3, rows)
-        + np.where(appointment, rng.gamma(2.0, 4.0, rows), 0.0)  # waiting for the slot at the gate
-    )
-    actual_s = (drive_min + handling_min) * rng.lognormal(0.0, 0.18, rows) * 60
+    known = {"drive_min": drive_min, "unload_min": customers["avg_unload_min"].to_numpy()[customer],
+             "appointment": customers["requires_appointment"].to_numpy()[customer]}
+    actual_s = _durations(known["drive_min"], known["unload_min"], known["appointment"], rng) * 60
     actual_departure_s = departure_s + rng.gamma(1.5, 2.5, rows) * 60
     outcome = rng.random(rows)
     status = np.where(outcome < 0.02, "cancelled", np.where(outcome < 0.05, "failed", "delivered"))
@@ -325,7 +357,7 @@ def generate_deliveries(day: date | str, vehicles: int = 200, seed: int = 7) -> 
             "actual_arrival_ts": _timestamps(d, actual_arrival_s),
             "status": status,
         }
-    )
+    ), known
 
 
 def _fold(x: np.ndarray, half_width: float) -> tuple[np.ndarray, np.ndarray]:
@@ -557,10 +589,13 @@ def write_day(
     ping_seconds: int = 60,
     gps_format: str = "parquet",
     progress: bool | None = None,
+    truth: str | Path | None = None,
 ) -> dict[str, int]:
     """Write one day's drops of all five sources; returns the rows per source.
 
     progress: report each GPS chunk on stderr; None means only when there is more than one.
+    truth: a folder outside the landing zone for {day}.parquet, generate_truth's answers (the
+    platform never reads them; `meridian evaluate` does).
     """
     if gps_format not in GPS_FORMATS:
         raise ValueError(f"gps_format must be one of {GPS_FORMATS}, got {gps_format!r}")
@@ -568,6 +603,9 @@ def write_day(
     gps = iter_gps_chunks(d, vehicles, seed, ping_seconds)
     if progress or (progress is None and vehicles > GPS_CHUNK_VEHICLES):
         gps = _reporting(gps, d, vehicles)
+    if truth is not None:
+        Path(truth).mkdir(parents=True, exist_ok=True)
+        generate_truth(d, vehicles, seed).to_parquet(Path(truth) / f"{d.isoformat()}.parquet", index=False)
     return {
         "customers": _deliver(landing, "customers", d, [generate_customers(d, vehicles, seed)]),
         "weather": _deliver(landing, "weather", d, [generate_weather(d, seed)]),
@@ -586,6 +624,7 @@ def write_drops(
     ping_seconds: int = 60,
     gps_format: str = "parquet",
     progress: bool | None = None,
+    truth: str | Path | None = None,
 ) -> dict[str, dict[str, int]]:
     """Write every day from `start` to `end` inclusive; returns the rows per source per day."""
     first, last = _as_date(start), _as_date(end)
@@ -595,7 +634,7 @@ def write_drops(
     for offset in range((last - first).days + 1):
         day = first + timedelta(days=offset)
         written[day.isoformat()] = write_day(
-            landing, day, vehicles, seed, ping_seconds, gps_format, progress
+            landing, day, vehicles, seed, ping_seconds, gps_format, progress, truth
         )
     return written
 
@@ -611,6 +650,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--ping-seconds", type=int, default=60)
     parser.add_argument("--gps-format", choices=GPS_FORMATS, default="parquet")
+    parser.add_argument("--truth", help="also write each stop's noise-free duration here, outside the landing zone")
     args = parser.parse_args(argv)
     try:
         for day, rows in write_drops(
@@ -621,6 +661,7 @@ def main(argv: list[str] | None = None) -> None:
             args.seed,
             args.ping_seconds,
             args.gps_format,
+            truth=args.truth,
         ).items():
             print(
                 f"{day}: " + ", ".join(f"{source} {n}" for source, n in rows.items()),

@@ -351,3 +351,32 @@ def test_actual_minutes_carry_signal_the_dispatcher_misses(landing):
     model_mae = (model.predict(test[features]) - test["actual"]).abs().mean()
     dispatcher_mae = (test["scheduled"] - test["actual"]).abs().mean()
     assert model_mae < 0.9 * dispatcher_mae
+
+
+def test_the_truth_is_the_noise_floor_and_stays_outside_the_landing_zone(tmp_path):
+    """generate_truth's median is the best prediction on absolute error; writing it changes no drop."""
+    day = "2026-11-05"
+    truth_dir = tmp_path / "truth"
+    synthetic.write_day(tmp_path / "with", day, vehicles=300, seed=11, truth=truth_dir)
+    synthetic.write_day(tmp_path / "without", day, vehicles=300, seed=11)
+    for source in synthetic.SCHEMAS:
+        for path in sorted((tmp_path / "with" / source / day).iterdir()):
+            assert path.read_bytes() == (tmp_path / "without" / source / day / path.name).read_bytes()
+    assert [p.name for p in truth_dir.iterdir()] == [f"{day}.parquet"]
+
+    deliveries = synthetic.generate_deliveries(day, vehicles=300, seed=11)
+    truth = pd.read_parquet(truth_dir / f"{day}.parquet")
+    assert truth["delivery_id"].tolist() == deliveries["delivery_id"].tolist()
+    delivered = deliveries["status"].eq("delivered").to_numpy()
+    actual = ((deliveries["actual_arrival_ts"] - deliveries["actual_departure_ts"]) / pd.Timedelta(minutes=1))[delivered]
+    scheduled = ((deliveries["scheduled_arrival_ts"] - deliveries["scheduled_departure_ts"]) / pd.Timedelta(minutes=1))[delivered]
+    best, mean = truth["best_minutes"][delivered].to_numpy(), truth["expected_minutes"][delivered].to_numpy()
+
+    def mae(predicted) -> float:
+        return float(np.mean(np.abs(np.asarray(predicted) - actual.to_numpy())))
+
+    assert mae(best) < mae(mean) < 0.8 * mae(scheduled)
+    assert all(mae(best) < mae(best * factor) for factor in (0.97, 1.03))  # the median is the minimum
+    assert (mean > best).mean() > 0.95  # right-skewed: each stop's mean above its median
+    residual = actual.to_numpy() - best
+    assert np.mean(residual) > 0 and np.percentile(residual, 99) > 3 * -np.percentile(residual, 1) / 2

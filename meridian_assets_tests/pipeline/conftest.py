@@ -21,7 +21,7 @@ def good_history(tmp_path_factory, spark):
     root = tmp_path_factory.mktemp("history")
     for day in [*GOOD, BAD_DAY, NEXT_DAY]:
         write_day(root / "landing", day, vehicles=VEHICLES, seed=SEED,
-                  gps_format="csv.gz" if day == CSV_DAY else "parquet")
+                  gps_format="csv.gz" if day == CSV_DAY else "parquet", truth=root / "truth")
     (root / "dagster_home").mkdir()
     instance = dg.DagsterInstance.local_temp(str(root / "dagster_home"))
     for day in GOOD:

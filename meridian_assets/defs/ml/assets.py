@@ -106,6 +106,9 @@ def delivery_time_model(context: dg.AssetExecutionContext, lake: Lake):
             "training_rows": len(train_rows),
             "holdout_rows": len(holdout),
             "trained_on": f"{train_days[0]}..{train_days[-1]} ({len(train_days)} days)",
+            # The model card's provenance: each day learned from or judged on, with its data version.
+            "data_versions": dg.MetadataValue.json(info["inputs"]),
+            "code_version": info["code_version"],
             "feature_importance": dg.MetadataValue.md(_importance_table(dtm.importances(candidate.model, holdout))),
             "evaluation": dg.MetadataValue.md(
                 dtm.png_markdown(dtm.evaluation_png(holdout, candidate.predicted), "evaluation")),

@@ -129,6 +129,19 @@ def errors(predicted, actual) -> dict[str, float]:
     }
 
 
+def against_the_noise_floor(holdout: pd.DataFrame, predicted, truth: pd.DataFrame) -> dict:
+    """Model, dispatcher and oracle MAE on the same delivered stops. The oracle predicts each
+    stop's median duration without noise (synthetic.generate_truth): no model can do better on
+    absolute error, so model/oracle says how far from what the data allows it is."""
+    joined = holdout.assign(predicted=np.asarray(predicted, float)).merge(
+        truth, on="delivery_id", how="inner", validate="one_to_one")
+    actual = joined[LABEL]
+    mae = {name: errors(joined[column], actual)["mae"] for name, column in
+           [("model", "predicted"), ("dispatcher", BASELINE), ("oracle", "best_minutes")]}
+    return {"deliveries": len(joined), **{f"{name}_mae": value for name, value in mae.items()},
+            "model_vs_oracle": mae["model"] / mae["oracle"], "model_vs_dispatcher": mae["model"] / mae["dispatcher"]}
+
+
 def training_sample(frame: pd.DataFrame, day: str) -> pd.DataFrame:
     """At most MODEL_TRAINING_ROWS_PER_DAY rows of a training day, the same ones on every run."""
     if len(frame) <= thresholds.MODEL_TRAINING_ROWS_PER_DAY:
