@@ -8,7 +8,6 @@ departure hours and for later ones. Each test rewrites the same lake folder, so 
 
 from __future__ import annotations
 
-import json
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -386,12 +385,11 @@ def test_missing_same_day_feature_partition_fails_naming_it(manifest, paths, lak
 
 def test_a_new_window_parses_partially_as_the_asset_runs_dbt(tmp_path):
     """Through dagster-dbt, with the window in the environment as the asset sets it: dbt reuses
-    the project's partial parse. `--vars` would make it re-parse everything on every run."""
+    the project's partial parse (`--vars` would make it re-parse everything on every run: dbt
+    says "Unable to do partial parsing", as it did when tried; not re-proven here, it costs 15 s)."""
     dbt = DbtCliResource(project_dir=meridian_dbt_project)
-    window = dbt_environment(NEXT, NEXT, tmp_path / "lake", tmp_path / "out.parquet")
-    for extra, partial in (([], True), (["--vars", json.dumps({"start_date": NEXT})], False)):
-        with environment(window):
-            invocation = dbt.cli(["parse", *extra], target_path=tmp_path / f"target-{partial}")
-        messages = [event.raw_event["info"]["msg"] for event in invocation.stream_raw_events()]
-        assert invocation.is_successful()
-        assert any("Unable to do partial parsing" in m for m in messages) != partial, messages
+    with environment(dbt_environment(NEXT, NEXT, tmp_path / "lake", tmp_path / "out.parquet")):
+        invocation = dbt.cli(["parse"], target_path=tmp_path / "target")
+    messages = [event.raw_event["info"]["msg"] for event in invocation.stream_raw_events()]
+    assert invocation.is_successful()
+    assert not any("Unable to do partial parsing" in m for m in messages), messages
