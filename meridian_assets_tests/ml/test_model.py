@@ -22,7 +22,7 @@ def ml_rows(day: str, rows: int, seed: int) -> pd.DataFrame:
         frame[column] = rng.choice(["a", "b"], rows)
     frame["status"] = np.where(np.arange(rows) % 10 == 0, "cancelled", "delivered")
     frame.loc[frame["status"] == "cancelled", dtm.LABEL] = np.nan
-    return frame.assign(date=day)
+    return frame.assign(date=day, delivery_id=[f"{day}-{i}" for i in range(rows)])
 
 
 HISTORY = pd.concat([ml_rows(f"2026-11-0{d}", 150, d) for d in range(1, 6)], ignore_index=True)
@@ -111,3 +111,14 @@ def test_a_candidate_trained_with_a_feature_shuffled_is_refused():
     assert dtm.gate_verdict(metrics) == {"beats_baseline": False, "significantly_worse": True, "passed": False}
     same = dtm.evaluate_candidate(train_rows, holdout, deployed).metrics["vs_deployed"]
     assert same["difference"] == same["low"] == same["high"] == 0  # the deployed model's twin
+
+
+def test_the_noise_floor_compares_the_same_stops_and_refuses_a_truth_that_misses_one():
+    _, holdout = dtm.split(HISTORY, "2026-11-05")
+    truth = pd.DataFrame({"delivery_id": holdout["delivery_id"], "best_minutes": holdout[dtm.LABEL] + 1.0})
+    result = dtm.against_the_noise_floor(holdout, holdout[dtm.LABEL] + 2.0, truth)
+    assert result["deliveries"] == len(holdout)
+    assert result["oracle_mae"] == pytest.approx(1.0) and result["model_mae"] == pytest.approx(2.0)
+    assert result["model_vs_oracle"] == pytest.approx(2.0)
+    with pytest.raises(ValueError, match="no answer for 1 of"):
+        dtm.against_the_noise_floor(holdout, holdout[dtm.LABEL], truth.iloc[1:])

@@ -134,7 +134,10 @@ def against_the_noise_floor(holdout: pd.DataFrame, predicted, truth: pd.DataFram
     stop's median duration without noise (synthetic.generate_truth): no model can do better on
     absolute error, so model/oracle says how far from what the data allows it is."""
     joined = holdout.assign(predicted=np.asarray(predicted, float)).merge(
-        truth, on="delivery_id", how="inner", validate="one_to_one")
+        truth, on="delivery_id", how="left", validate="one_to_one")
+    if missing := int(joined["best_minutes"].isna().sum()):
+        raise ValueError(f"the truth has no answer for {missing} of {len(joined)} delivered stops "
+                         f"(e.g. {joined.loc[joined['best_minutes'].isna(), 'delivery_id'].iloc[0]})")
     actual = joined[LABEL]
     mae = {name: errors(joined[column], actual)["mae"] for name, column in
            [("model", "predicted"), ("dispatcher", BASELINE), ("oracle", "best_minutes")]}
