@@ -133,7 +133,7 @@ def candidate_version(instance: dg.DagsterInstance, day: str) -> str:
 
 def gate_reason(metrics: dict) -> str:
     """The evaluation gate's numbers in one sentence: its check result and deployed_model say the same."""
-    limit = thresholds.GATE_BASELINE_RATIO * metrics["baseline_mae"]
+    limit = dtm.gate_limit(metrics)
     versus = metrics.get("vs_deployed")
     return (
         f"MAE {metrics['mae']:.2f} min vs limit {limit:.2f} ({thresholds.GATE_BASELINE_RATIO} x dispatcher "
@@ -255,7 +255,7 @@ def evaluation_gate(context: dg.AssetCheckExecutionContext, lake: Lake) -> dg.As
         description=gate_reason(metrics),
         metadata=readable({
             "value": metrics["mae"],
-            "threshold": thresholds.GATE_BASELINE_RATIO * metrics["baseline_mae"],
+            "threshold": dtm.gate_limit(metrics),
             "baseline_mae": metrics["baseline_mae"],
             "threshold_ratio": thresholds.GATE_BASELINE_RATIO,
             "deployed_mae": metrics["deployed_mae_on_holdout"] if versus else float("nan"),

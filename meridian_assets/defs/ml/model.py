@@ -111,11 +111,16 @@ def paired_difference(candidate, deployed, actual, confidence: float = threshold
     return {"difference": mean, "low": mean - margin, "high": mean + margin, "confidence": confidence}
 
 
+def gate_limit(metrics: dict) -> float:
+    """The MAE a candidate must stay below: the seed's margin under the dispatcher's MAE."""
+    return thresholds.GATE_BASELINE_RATIO * metrics["baseline_mae"]
+
+
 def gate_verdict(metrics: dict) -> dict[str, bool]:
     """The evaluation gate: beat the dispatcher by the seed's margin, and not be worse than the
     deployed model beyond what one holdout day's sampling explains."""
     versus = metrics.get("vs_deployed")
-    beats_baseline = metrics["mae"] < thresholds.GATE_BASELINE_RATIO * metrics["baseline_mae"]
+    beats_baseline = metrics["mae"] < gate_limit(metrics)
     significantly_worse = versus is not None and versus["low"] > 0
     return {"beats_baseline": beats_baseline, "significantly_worse": significantly_worse,
             "passed": beats_baseline and not significantly_worse}
