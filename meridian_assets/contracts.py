@@ -251,7 +251,7 @@ GPS_FEATURES = _feature("gps", "Driving behaviour per vehicle and day.", ("vehic
     Column("active_hours_fraction", "double", "Share of the day's 24 hours with pings.", checks=_share(), rule="0..1"),
 ))
 
-ROUTE_FEATURES = _feature("route", "Per delivery of the day, with the route's 7-day delay history.", ("delivery_id",), (
+ROUTE_FEATURES = _feature("route", "Per delivery of the day, with the delays of its route, vehicle and region-hour before it.", ("delivery_id",), (
     Column("delivery_id", "string", "Delivery.", unique=True, rule="unique"),
     Column("route_id", "string", "Route."),
     Column("vehicle_id", "string", "Vehicle."),
@@ -266,6 +266,11 @@ ROUTE_FEATURES = _feature("route", "Per delivery of the day, with the route's 7-
     Column("weekday", "int", "1 Monday .. 7 Sunday.", checks=_range(1, 7), rule="1..7"),
     Column("route_mean_delay_7d", "double", "Mean delay on the route over D-7..D-1.", nullable=True),
     Column("route_deliveries_7d", "int", "Delivered stops behind that mean.", checks=_non_negative(), rule=">= 0"),
+    Column("veh_pace_28d", "double", "The vehicle's actual over scheduled trip minutes over D-28..D-1.", nullable=True,
+           checks=(pa.Check.gt(0),), rule="> 0"),
+    Column("veh_deliveries_28d", "int", "Delivered stops behind that pace.", checks=_non_negative(), rule=">= 0"),
+    Column("region_hour_mean_delay_28d", "double",
+           "Mean delay of the region's deliveries departing in the same UTC hour over D-28..D-1.", nullable=True),
 ))
 
 WEATHER_FEATURES = _feature("weather", "Hourly weather per region with the 3 hours before.", ("region", "observed_ts"), (
@@ -284,6 +289,8 @@ CUSTOMER_FEATURES = _feature("customer", "Customers as known before the day's di
     *CUSTOMERS.columns,
     Column("on_time_rate_28d", "double", "On-time share over D-28..D-1.", nullable=True, checks=_share(), rule="0..1"),
     Column("deliveries_28d", "int", "Deliveries over D-28..D-1.", checks=_non_negative(), rule=">= 0"),
+    Column("mean_delay_28d", "double", "Mean delay of its delivered stops over D-28..D-1 (unloading and waiting "
+           "beyond the plan).", nullable=True),
 ))
 
 FEATURES: dict[str, Contract] = {

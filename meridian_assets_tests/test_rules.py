@@ -172,7 +172,8 @@ def ml_day(rows: int = 20) -> pd.DataFrame:
                                            "weekday", "temp_c", "precip_mm", "wind_kph", "visibility_km",
                                            "congestion_index", "incident_count", "route_mean_delay_7d",
                                            "veh_prev_ping_count", "veh_prev_mean_speed_kph", "veh_prev_stop_count",
-                                           "veh_prev_distance_km", "avg_unload_min", "cust_on_time_rate_28d"]},
+                                           "veh_prev_distance_km", "avg_unload_min", "cust_on_time_rate_28d",
+                                           "veh_pace_28d", "cust_mean_delay_28d"]},
                          index=range(rows))
     return frame.assign(delivery_id=[f"D{i}" for i in range(rows)], vehicle_id="V01", region="north",
                         weather_condition="clear", dock_type="dock", status="delivered",

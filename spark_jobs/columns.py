@@ -25,23 +25,43 @@ def seconds_back_window(key: str, ts: str, farthest: int, nearest: int) -> Windo
     return Window.partitionBy(key).orderBy(F.unix_seconds(ts)).rangeBetween(-farthest, -nearest)
 
 
-def trailing_sums(targets: DataFrame, daily: DataFrame, key: str, days_back: int) -> DataFrame:
-    """For each (key, date) of `targets`, sum `daily`'s other columns over date-days_back..date-1.
+def trip_delay_min() -> Column:
+    """Actual minus scheduled trip minutes of a delivery (null unless it has both trips)."""
+    return minutes_between("actual_departure_ts", "actual_arrival_ts") - minutes_between(
+        "scheduled_departure_ts", "scheduled_arrival_ts"
+    )
 
-    `daily` has one row per (key, date). Each target day is joined to its own window, so a
+
+def daily_delays(deliveries: DataFrame, keys: list[str]) -> DataFrame:
+    """Per `keys` and date, over the delivered deliveries (cancelled and failed ones have no
+    actual trip to compare): summed delay, actual and scheduled minutes, and their count."""
+    return (
+        deliveries.where(F.col("status") == "delivered")
+        .groupBy(*keys, "date")
+        .agg(
+            F.sum(trip_delay_min()).alias("delay_min_sum"),
+            F.sum(minutes_between("actual_departure_ts", "actual_arrival_ts")).alias("actual_min_sum"),
+            F.sum(minutes_between("scheduled_departure_ts", "scheduled_arrival_ts")).alias("scheduled_min_sum"),
+            F.count(F.lit(1)).alias("delivered"),
+        )
+    )
+
+
+def trailing_sums(targets: DataFrame, daily: DataFrame, keys: list[str], days_back: int) -> DataFrame:
+    """For each (keys, date) of `targets`, sum `daily`'s other columns over date-days_back..date-1.
+
+    `daily` has one row per (keys, date). Each target day is joined to its own window, so a
     range run equals per-day runs and day D itself never counts. No history gives nulls.
     """
-    values = [c for c in daily.columns if c not in (key, "date")]
-    history = daily.select(F.col(key).alias("_key"), F.col("date").alias("_day"), *values)
-    in_window = (
-        (F.col(key) == F.col("_key"))
-        & (F.col("_day") >= F.date_sub("date", days_back))
-        & (F.col("_day") <= F.date_sub("date", 1))
-    )
+    values = [c for c in daily.columns if c not in (*keys, "date")]
+    history = daily.select(*[F.col(k).alias(f"_{k}") for k in keys], F.col("date").alias("_day"), *values)
+    in_window = (F.col("_day") >= F.date_sub("date", days_back)) & (F.col("_day") <= F.date_sub("date", 1))
+    for k in keys:
+        in_window = in_window & (F.col(k) == F.col(f"_{k}"))
     return (
-        targets.select(key, "date")
+        targets.select(*keys, "date")
         .distinct()
         .join(history, in_window, "left")
-        .groupBy(key, "date")
+        .groupBy(*keys, "date")
         .agg(*[F.sum(c).alias(c) for c in values])
     )

@@ -59,11 +59,11 @@ PREVIOUS_DAY = Window(-1, -1)
 """D-1 only: a vehicle's GPS behaviour and the customer snapshot known before D's dispatch."""
 SAME_AND_PREVIOUS_DAY = Window(-1, 0)
 """D-1..D: hourly lags (previous hours of weather and traffic) that cross midnight."""
-DAY_AND_PREVIOUS_7_DAYS = Window(-7, 0)
-"""D-7..D: the day's deliveries, and the route's delays of D-7..D-1 (never D's own)."""
+DAY_AND_PREVIOUS_28_DAYS = Window(-28, 0)
+"""D-28..D: the day's deliveries, with the delays of D-28..D-1 behind them (never D's own)."""
 PREVIOUS_7_DAYS = Window(-7, -1)
 """D-7..D-1: the days a day's checks compare it with (raw GPS volume, fleet, hours and copies; drift)."""
 PREVIOUS_28_DAYS = Window(-28, -1)
-"""D-28..D-1: a customer's on-time rate."""
+"""D-28..D-1: a customer's record, a vehicle's pace, a region's delays by hour."""
 TRAINING_WINDOW_AND_HOLDOUT = Window(-28, 0)
 """D-28..D: the model trains on D-28..D-1 and is evaluated on D's deliveries."""

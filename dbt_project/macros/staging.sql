@@ -11,7 +11,8 @@ select
     cast(requires_appointment as boolean) as requires_appointment,
     cast(avg_unload_min as double) as avg_unload_min,
     cast(on_time_rate_28d as double) as on_time_rate_28d,
-    cast(deliveries_28d as bigint) as deliveries_28d
+    cast(deliveries_28d as bigint) as deliveries_28d,
+    cast(mean_delay_28d as double) as mean_delay_28d
 from {{ source('features', 'customer') }}
 where cast(date as date) between date '{{ run_var("start_date") }}' and date '{{ run_var("end_date") }}'
 {% endmacro %}
@@ -78,7 +79,7 @@ where cast(date as date) between date '{{ run_var("start_date") }}' + ({{ run_va
 {% endmacro %}
 
 {% macro stg_route_features() %}
--- Route features of each delivery of start_date..end_date (7-day history ends the day before).
+-- Route features of each delivery of start_date..end_date (their histories end the day before).
 select
     cast(delivery_id as varchar) as delivery_id,
     cast(date as date) as date,
@@ -86,7 +87,10 @@ select
     cast(departure_hour as integer) as departure_hour,
     cast(weekday as integer) as weekday,
     cast(route_mean_delay_7d as double) as route_mean_delay_7d,
-    cast(route_deliveries_7d as bigint) as route_deliveries_7d
+    cast(route_deliveries_7d as bigint) as route_deliveries_7d,
+    cast(veh_pace_28d as double) as veh_pace_28d,
+    cast(veh_deliveries_28d as bigint) as veh_deliveries_28d,
+    cast(region_hour_mean_delay_28d as double) as region_hour_mean_delay_28d
 from {{ source('features', 'route') }}
 where cast(date as date) between date '{{ run_var("start_date") }}' and date '{{ run_var("end_date") }}'
 {% endmacro %}

@@ -57,6 +57,9 @@ select
     r.weekday,
     r.route_mean_delay_7d,
     r.route_deliveries_7d,
+    r.veh_pace_28d,
+    r.veh_deliveries_28d,
+    r.region_hour_mean_delay_28d,
 
     g.ping_count as veh_prev_ping_count,
     g.mean_speed_kph as veh_prev_mean_speed_kph,
@@ -83,7 +86,8 @@ select
     c.requires_appointment,
     c.avg_unload_min,
     c.on_time_rate_28d as cust_on_time_rate_28d,
-    c.deliveries_28d as cust_deliveries_28d
+    c.deliveries_28d as cust_deliveries_28d,
+    c.mean_delay_28d as cust_mean_delay_28d
 
 from deliveries as d
 left join route as r

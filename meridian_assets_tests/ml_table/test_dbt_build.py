@@ -32,14 +32,14 @@ OUTPUT_COLUMNS = [
     "delivery_id", "date", "vehicle_id", "route_id", "customer_id", "region", "status",
     "scheduled_departure_ts", "scheduled_minutes", "delivery_minutes", "planned_distance_km",
     "stop_sequence", "route_stops", "departure_hour", "weekday", "route_mean_delay_7d",
-    "route_deliveries_7d",
+    "route_deliveries_7d", "veh_pace_28d", "veh_deliveries_28d", "region_hour_mean_delay_28d",
     "veh_prev_ping_count", "veh_prev_mean_speed_kph", "veh_prev_p95_speed_kph",
     "veh_prev_moving_fraction", "veh_prev_idle_fraction", "veh_prev_stop_count",
     "veh_prev_distance_km", "veh_prev_longest_gap_min", "veh_prev_active_hours_fraction",
     "temp_c", "precip_mm", "wind_kph", "visibility_km", "weather_condition", "precip_prev_3h_mm",
     "congestion_index", "incident_count", "congestion_prev_1h",
     "dock_type", "requires_appointment", "avg_unload_min", "cust_on_time_rate_28d",
-    "cust_deliveries_28d",
+    "cust_deliveries_28d", "cust_mean_delay_28d",
 ]
 GPS_COLUMNS = [
     "ping_count", "mean_speed_kph", "p95_speed_kph", "moving_fraction", "idle_fraction",
@@ -120,9 +120,9 @@ HOURS_D = [("north", 8, 11.0), ("north", 9, 12.0), ("north", 10, 13.0),
 
 CUSTOMERS_D = [
     {"customer_id": "c1", "region": "north", "dock_type": "dock", "requires_appointment": True,
-     "avg_unload_min": 14.5, "on_time_rate_28d": 0.75, "deliveries_28d": 20},
+     "avg_unload_min": 14.5, "on_time_rate_28d": 0.75, "deliveries_28d": 20, "mean_delay_28d": 6.5},
     {"customer_id": "c2", "region": "south", "dock_type": "liftgate", "requires_appointment": False,
-     "avg_unload_min": 22.0, "on_time_rate_28d": 0.5, "deliveries_28d": 8},
+     "avg_unload_min": 22.0, "on_time_rate_28d": 0.5, "deliveries_28d": 8, "mean_delay_28d": None},
 ]
 
 
@@ -153,7 +153,8 @@ def write_lake(lake: Path) -> None:
          "planned_distance_km": d["planned_distance_km"], "stop_sequence": d["stop_sequence"],
          "route_stops": 2, "scheduled_minutes": 0.0,
          "departure_hour": d["scheduled_departure_ts"].hour, "weekday": 2,
-         "route_mean_delay_7d": 3.5 * i, "route_deliveries_7d": 7 * i}
+         "route_mean_delay_7d": 3.5 * i, "route_deliveries_7d": 7 * i, "veh_pace_28d": 1.0 + i / 10,
+         "veh_deliveries_28d": 9 * i, "region_hour_mean_delay_28d": 2.5 * i}
         for i, d in enumerate(DELIVERIES_D, start=1)
     ])
 
@@ -258,6 +259,7 @@ def test_one_row_per_delivery_of_the_day_with_point_in_time_features(manifest, p
     assert rows.loc["d3", ["route_stops", "departure_hour", "weekday"]].tolist() == [2, 9, 2]
     assert rows["route_mean_delay_7d"].to_dict() == {"d1": 3.5, "d2": 7.0, "d3": 10.5, "d4": 14.0}
     assert rows["route_deliveries_7d"].to_dict() == {"d1": 7, "d2": 14, "d3": 21, "d4": 28}
+    assert rows[["veh_pace_28d", "veh_deliveries_28d", "region_hour_mean_delay_28d"]].loc["d3"].tolist() == [1.3, 27, 7.5]
 
     # the vehicle's previous day, never its own day
     prev = {g["vehicle_id"]: g for g in GPS_PREV}
@@ -279,9 +281,11 @@ def test_one_row_per_delivery_of_the_day_with_point_in_time_features(manifest, p
     assert rows.loc["d4", weather + traffic].isna().all()  # no observations for east
 
     # the customer snapshot of D (not D-1's)
-    customer = ["dock_type", "requires_appointment", "avg_unload_min", "cust_on_time_rate_28d", "cust_deliveries_28d"]
-    assert rows.loc["d1", customer].tolist() == ["dock", True, 14.5, 0.75, 20]
-    assert rows.loc["d2", customer].tolist() == ["liftgate", False, 22.0, 0.5, 8]
+    customer = ["dock_type", "requires_appointment", "avg_unload_min", "cust_on_time_rate_28d", "cust_deliveries_28d",
+                "cust_mean_delay_28d"]
+    assert rows.loc["d1", customer].tolist() == ["dock", True, 14.5, 0.75, 20, 6.5]
+    assert rows.loc["d2", customer].iloc[:-1].tolist() == ["liftgate", False, 22.0, 0.5, 8]
+    assert pd.isna(rows.loc["d2", "cust_mean_delay_28d"])
     assert rows.loc["d4", customer].isna().all()
 
 

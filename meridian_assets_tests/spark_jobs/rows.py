@@ -34,6 +34,8 @@ def delivery(
     *,
     route="R1",
     customer="C1",
+    vehicle="V1",
+    region="north",
     departs="08:00",
     scheduled_min=60.0,
     trip_min=None,
@@ -49,10 +51,10 @@ def delivery(
     trip = timedelta(minutes=scheduled_min if trip_min is None else trip_min)
     return {
         "delivery_id": delivery_id,
-        "vehicle_id": "V1",
+        "vehicle_id": vehicle,
         "route_id": route,
         "customer_id": customer,
-        "region": "north",
+        "region": region,
         "stop_sequence": stop,
         "planned_distance_km": 12.5,
         "scheduled_departure_ts": departure,

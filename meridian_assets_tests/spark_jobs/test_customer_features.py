@@ -1,4 +1,4 @@
-"""Customer features: the D-1 snapshot and the on-time record of D-28..D-1, never D."""
+"""Customer features: the D-1 snapshot and the on-time and delay record of D-28..D-1, never D."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ DELIVERIES = [
     delivery("d-29", "2024-01-03", late_min=30.0),  # outside the window
     delivery("d-28", "2024-01-04"),  # on time
     delivery("d-2", "2024-01-30", status="failed"),  # counted, but not in the on-time rate
-    delivery("d-1", "2024-01-31", late_min=5.0),  # late
+    delivery("d-1", "2024-01-31", late_min=5.0, trip_min=70.0),  # late, 10 min over its 60-min plan
     delivery("d", D, late_min=60.0),  # D itself: never history
 ]
 
@@ -43,7 +43,8 @@ def test_snapshot_of_the_day_before_and_on_time_rate_without_d(spark):
     assert sorted(rows) == ["C1", "C2"]
     c1 = rows["C1"]
     assert (c1["region"], c1["on_time_rate_28d"], c1["deliveries_28d"], c1["date"].isoformat()) == ("north", 0.5, 3, D)
-    assert (rows["C2"]["on_time_rate_28d"], rows["C2"]["deliveries_28d"]) == (None, 0)
+    assert c1["mean_delay_28d"] == 5.0  # d-28's 0 and d-1's 10: the failed stop has no trip
+    assert (rows["C2"]["on_time_rate_28d"], rows["C2"]["deliveries_28d"], rows["C2"]["mean_delay_28d"]) == (None, 0, None)
 
 
 def test_run_over_a_range_equals_day_by_day_runs_and_a_day_without_snapshot_is_empty(spark, tmp_path):
@@ -73,4 +74,5 @@ def test_run_over_a_range_equals_day_by_day_runs_and_a_day_without_snapshot_is_e
         "avg_unload_min",
         "on_time_rate_28d",
         "deliveries_28d",
+        "mean_delay_28d",
     ]

@@ -1,4 +1,5 @@
-"""Route features: the plan of each delivery of D and its route's delays over D-7..D-1 only."""
+"""Route features: the plan of each delivery of D and the delays before D only: its route's over
+D-7..D-1, its vehicle's pace and its region-hour's delays over D-28..D-1."""
 
 from __future__ import annotations
 
@@ -31,6 +32,31 @@ def test_delay_window_is_the_seven_days_before_d(spark):
     assert (a["route_stops"], a["scheduled_minutes"], a["departure_hour"], a["weekday"]) == (2, 45.0, 6, 1)
     assert (a["route_mean_delay_7d"], a["route_deliveries_7d"]) == (20.0, 2)
     assert (rows["b"]["route_mean_delay_7d"], rows["b"]["route_deliveries_7d"]) == (20.0, 2)
+
+
+def test_vehicle_pace_and_region_hour_delays_are_the_28_days_before_d(spark):
+    history = [
+        delivery("d-29", "2023-12-10", trip_min=600.0),  # outside the window
+        delivery("d-28", "2023-12-11", trip_min=90.0),  # V1, north, 08h: +30
+        delivery("d-1", "2024-01-07", trip_min=60.0, vehicle="V2"),  # V2, north, 08h: 0
+        delivery("d-1 south", "2024-01-07", trip_min=120.0, region="south"),  # V1, south, 08h: +60
+        delivery("d-1 later", "2024-01-07", departs="14:00", trip_min=75.0, vehicle="V2"),  # V2, north, 14h: +15
+        delivery("cancelled", "2024-01-07", vehicle="V3", status="cancelled"),  # no trip
+    ]
+    today = [
+        delivery("a", D, trip_min=999.0),  # D itself: never history
+        delivery("b", D, vehicle="V2", departs="14:30"),
+        delivery("c", D, vehicle="V3", region="south", departs="08:10"),
+    ]
+    rows = {r["delivery_id"]: r for r in compute(raw_frame(spark, "deliveries", history + today), [D]).collect()}
+
+    def features(delivery_id):
+        row = rows[delivery_id]
+        return row["veh_pace_28d"], row["veh_deliveries_28d"], row["region_hour_mean_delay_28d"]
+
+    assert features("a") == (210.0 / 120.0, 2, 15.0)
+    assert features("b") == (135.0 / 120.0, 2, 15.0)
+    assert features("c") == (None, 0, 60.0)
 
 
 def test_a_route_without_history_gets_null_delay_and_zero_count(spark):

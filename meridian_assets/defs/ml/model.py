@@ -22,13 +22,14 @@ BASELINE = "scheduled_minutes"
 CATEGORICAL = ["region", "dock_type", "weather_condition"]
 NUMERIC = [
     "scheduled_minutes", "planned_distance_km", "stop_sequence", "route_stops", "departure_hour",
-    "weekday", "route_mean_delay_7d", "route_deliveries_7d",
+    "weekday", "route_mean_delay_7d", "route_deliveries_7d", "veh_pace_28d", "veh_deliveries_28d",
+    "region_hour_mean_delay_28d",
     "veh_prev_ping_count", "veh_prev_mean_speed_kph", "veh_prev_p95_speed_kph",
     "veh_prev_moving_fraction", "veh_prev_idle_fraction", "veh_prev_stop_count",
     "veh_prev_distance_km", "veh_prev_longest_gap_min", "veh_prev_active_hours_fraction",
     "temp_c", "precip_mm", "wind_kph", "visibility_km", "precip_prev_3h_mm",
     "congestion_index", "incident_count", "congestion_prev_1h",
-    "requires_appointment", "avg_unload_min", "cust_on_time_rate_28d", "cust_deliveries_28d",
+    "requires_appointment", "avg_unload_min", "cust_on_time_rate_28d", "cust_deliveries_28d", "cust_mean_delay_28d",
 ]
 FEATURES = NUMERIC + CATEGORICAL
 

@@ -14,8 +14,8 @@ SAME_DAY_FEATURES = [
     "wind_kph", "visibility_km", "weather_condition", "congestion_index", "incident_count",
 ]
 HISTORY_FEATURES = [
-    "route_mean_delay_7d", "veh_prev_ping_count", "veh_prev_mean_speed_kph", "veh_prev_stop_count",
-    "veh_prev_distance_km", "dock_type", "avg_unload_min", "cust_on_time_rate_28d",
+    "route_mean_delay_7d", "veh_pace_28d", "veh_prev_ping_count", "veh_prev_mean_speed_kph", "veh_prev_stop_count",
+    "veh_prev_distance_km", "dock_type", "avg_unload_min", "cust_on_time_rate_28d", "cust_mean_delay_28d",
 ]
 # Features whose distribution is the business mix and should hold still from week to week.
 # Left out on purpose (measured on good demo data, docs/CHECKS.md): weather and traffic, which
