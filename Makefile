@@ -77,6 +77,7 @@ test: install $(DAGSTER_HOME)/dagster.yaml
 # pipeline through the Dagster CLI at 40,000 vehicles with seven earlier days (one run, then two
 # at once; ~45 min, ~20 GB of temporary disk) and at the demo's 200 (fixed costs per step); then
 # the drift check's false alarms on 30 good days at 60, 200 and 1,000 vehicles (docs/CHECKS.md).
+# Last, a daemon backfill of 90 days of 1,000 vehicles as the UI submits it (~15 min).
 bench: install $(MANIFEST)
 	$(PY) benchmarks/feature_groups.py
 	$(PY) benchmarks/ingestion_memory.py --vehicles 40000

@@ -21,7 +21,7 @@ from meridian_assets import thresholds
 from meridian_assets.defs.automation.jobs import stage_jobs
 from meridian_assets.defs.ml import model as dtm
 from meridian_assets.defs.ml import store
-from meridian_assets.defs.ml.assets import ML_TABLE, Deployment, candidate_version, deployed_model, gate_reason
+from meridian_assets.defs.ml.assets import ML_TABLE, MODEL, Deployment, candidate_version, deployed_model, gate_reason
 from meridian_assets.guard import FAILED, PASSED, WARNED, check_outcomes
 from meridian_assets.lake import Lake
 from spark_jobs.layout import days_between
@@ -80,26 +80,49 @@ def deployed_summary(lake: Lake) -> tuple[str, bool]:
     return line, gain >= 1 - thresholds.GATE_BASELINE_RATIO
 
 
-def evaluate(lake: Lake, truth: Path) -> str:
-    """The deployed model on the days it never saw (its holdout and later) that have the synthetic
-    vendor's answers in `truth`: its MAE beside the dispatcher's and the oracle's."""
+def evaluate(instance: dg.DagsterInstance, lake: Lake, truth: Path) -> str:
+    """Models against the dispatcher and the oracle on the days that have the synthetic vendor's
+    answers in `truth`: each candidate on its own holdout day, recorded on delivery_time_model's
+    page (an observation of that partition: `oracle_mae`, `mae_vs_oracle`, which the UI plots
+    beside `mae` and `baseline_mae`), then the deployed model on the days it never saw."""
+    frames = {day: dtm.labelled(pd.read_parquet(folder)) for day in sorted(p.stem for p in truth.glob("*.parquet"))
+              if (folder := lake.partition(ML_TABLE, day)).exists()}
+    answers = {day: pd.read_parquet(truth / f"{day}.parquet") for day in frames}
+    candidates = {}
+    for day, frame in frames.items():
+        try:
+            version = candidate_version(instance, day)
+        except dg.Failure:  # no candidate for that day (no history yet, or not trained)
+            continue
+        row = candidates[day] = dtm.against_the_noise_floor(
+            frame, dtm.predict(store.load_model(lake, version), frame), answers[day])
+        instance.report_runless_asset_event(dg.AssetObservation(
+            MODEL, partition=day, description="Against the noise floor: `meridian evaluate --truth`.",
+            metadata={"version": version, "oracle_mae": round(row["oracle_mae"], 4),
+                      "mae_vs_oracle": round(row["model_vs_oracle"], 4)}))
+    lines = ["each candidate on its own holdout day (MAE in minutes; oracle: each stop's noise-free median duration)",
+             *_noise_floor_table(candidates)]
     pointer = store.deployed(lake)
     if not pointer:
-        return "deployed model: none"
+        return "\n".join([*lines, "deployed model: none"])
+    unseen = [day for day in frames if day >= pointer["holdout"]]
+    if not unseen:
+        return "\n".join([*lines, f"deployed model {pointer['version']}: no day from its holdout {pointer['holdout']} "
+                                  f"on has both the ml table and {truth}"])
     model = store.load_model(lake, pointer["version"])
-    days = sorted(p.stem for p in truth.glob("*.parquet") if p.stem >= pointer["holdout"])
-    frames = {day: dtm.labelled(pd.read_parquet(folder)) for day in days if (folder := lake.partition(ML_TABLE, day)).exists()}
-    if not frames:
-        return f"{pointer['version']}: no day from its holdout {pointer['holdout']} on has both the ml table and {truth}"
-    answers = {day: pd.read_parquet(truth / f"{day}.parquet") for day in frames}
-    frames["all days"], answers["all days"] = pd.concat(frames.values()), pd.concat(answers.values())
-    rows = {day: dtm.against_the_noise_floor(frame, dtm.predict(model, frame), answers[day]) for day, frame in frames.items()}
-    lines = [f"deployed model {pointer['version']} on the days it never saw (MAE in minutes; oracle: each stop's "
-             "noise-free median duration)",
-             f"{'day':<12}{'deliveries':>11}{'model':>8}{'dispatcher':>11}{'oracle':>8}{'model/oracle':>14}{'model/dispatcher':>18}"]
-    lines += [f"{day:<12}{r['deliveries']:>11}{r['model_mae']:>8.2f}{r['dispatcher_mae']:>11.2f}{r['oracle_mae']:>8.2f}"
-              f"{r['model_vs_oracle']:>14.2f}{r['model_vs_dispatcher']:>18.2f}" for day, r in rows.items()]
-    return "\n".join(lines)
+    pairs = {**{day: (frames[day], answers[day]) for day in unseen},
+             "all days": (pd.concat(frames[day] for day in unseen), pd.concat(answers[day] for day in unseen))}
+    deployed = {day: dtm.against_the_noise_floor(frame, dtm.predict(model, frame), answer)
+                for day, (frame, answer) in pairs.items()}
+    return "\n".join([*lines, f"deployed model {pointer['version']} on the days it never saw",
+                      *_noise_floor_table(deployed)])
+
+
+def _noise_floor_table(rows: dict[str, dict]) -> list[str]:
+    return [f"{'day':<12}{'deliveries':>11}{'model':>8}{'dispatcher':>11}{'oracle':>8}{'model/oracle':>14}"
+            f"{'model/dispatcher':>18}",
+            *(f"{day:<12}{r['deliveries']:>11}{r['model_mae']:>8.2f}{r['dispatcher_mae']:>11.2f}{r['oracle_mae']:>8.2f}"
+              f"{r['model_vs_oracle']:>14.2f}{r['model_vs_dispatcher']:>18.2f}" for day, r in rows.items())]
 
 
 def rollback(instance: dg.DagsterInstance, definitions: dg.Definitions, lake: Lake) -> int:
@@ -203,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     summary.add_argument("--require-deployed", action="store_true",
                          help="exit 1 unless a deployed model beats the dispatcher by the gate's margin")
     commands.add_parser("rollback", help="point deployed.json back at the previously deployed model")
-    evaluating = commands.add_parser("evaluate", help="the deployed model against the dispatcher and the noise floor")
+    evaluating = commands.add_parser("evaluate", help="the models against the dispatcher and the noise floor")
     evaluating.add_argument("--truth", type=Path, required=True,
                             help="the synthetic vendor's answers (python -m meridian_assets.synthetic --truth)")
     launching = commands.add_parser("launch", help="each day of a range, its stages in order, launched as the UI would")
@@ -234,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "rollback":
         return rollback(instance, definitions, lake)
     if args.command == "evaluate":
-        print(evaluate(lake, args.truth))
+        print(evaluate(instance, lake, args.truth))
         return 0
     print(status(args.start, args.end, instance, definitions))
     print("evaluation gate (a candidate must beat the dispatcher by 5% and not be significantly worse than the "

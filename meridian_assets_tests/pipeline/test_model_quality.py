@@ -80,14 +80,25 @@ def test_a_days_outcomes_change_no_feature_and_a_changed_training_day_makes_the_
     assert store.load_info(lake, version)["inputs"][day] == changed[day]["now"]
 
 
-def test_evaluate_puts_the_deployed_model_between_the_oracle_and_the_dispatcher(history):
-    root, _ = history
+def test_evaluate_puts_each_model_between_the_oracle_and_the_dispatcher_and_on_the_models_page(history):
+    root, instance = history
     lake = Lake(root=str(root / "lake"))
-    holdout = store.deployed(lake)["holdout"]
-    report = cli.evaluate(lake, root / "truth").splitlines()
-    assert report[0].startswith(f"deployed model {store.deployed(lake)['version']} on the days it never saw")
-    days = [line.split()[0] for line in report[2:-1]]
-    assert days[0] == holdout and days == sorted(set(days)) and report[-1].startswith("all days")
+    pointer = store.deployed(lake)
+    report = cli.evaluate(instance, lake, root / "truth").splitlines()
+
+    deployed_at = report.index(f"deployed model {pointer['version']} on the days it never saw")
+    candidates = {line.split()[0]: list(map(float, line.split()[1:])) for line in report[2:deployed_at]}
+    assert set(candidates) == instance.get_materialized_partitions(MODEL) and pointer["holdout"] in candidates
+    observed = {r.partition_key: r.asset_observation.metadata
+                for r in instance.fetch_observations(MODEL, limit=100).records}
+    for day, (deliveries, model, dispatcher, oracle, vs_oracle, _) in candidates.items():
+        metrics = store.load_info(lake, observed[day]["version"].value)["metrics"]
+        assert (model, dispatcher) == (round(metrics["mae"], 2), round(metrics["baseline_mae"], 2))
+        assert oracle == round(observed[day]["oracle_mae"].value, 2) and oracle < model
+        assert vs_oracle == round(observed[day]["mae_vs_oracle"].value, 2)
+
+    days = [line.split()[0] for line in report[deployed_at + 2:-1]]
+    assert days[0] == pointer["holdout"] and days == sorted(set(days)) and report[-1].startswith("all days")
     deliveries, model, dispatcher, oracle, vs_oracle, vs_dispatcher = map(float, report[-1].split()[2:])
     assert deliveries > 300 and oracle < model < 0.95 * dispatcher
     assert vs_oracle == round(model / oracle, 2) and vs_dispatcher == round(model / dispatcher, 2)

@@ -54,7 +54,8 @@ GROUPS = (
     FeatureGroup(
         "route", route_features, "delivery_id",
         "Per delivery of day D: distance, stop sequence, stops on the route, scheduled minutes, "
-        "departure hour, weekday, and the route's mean delay over D-7..D-1.",
+        "departure hour, weekday; the route's mean delay over D-7..D-1, the vehicle's pace (actual over "
+        "scheduled minutes) and the region's mean delay at the departure hour over D-28..D-1.",
     ),
     FeatureGroup(
         "weather", weather_features, "region",
@@ -68,7 +69,7 @@ GROUPS = (
     FeatureGroup(
         "customer", customer_features, "customer_id",
         "Per customer as known before day D's dispatch: the D-1 snapshot (dock type, appointment, "
-        "unload minutes) and the on-time rate over D-28..D-1.",
+        "unload minutes), and its on-time rate and mean delay over D-28..D-1.",
     ),
 )
 
