@@ -17,7 +17,6 @@ import pandas as pd
 import dagster as dg
 from dagster._core.storage.tags import PARTITION_NAME_TAG
 
-from meridian_assets import thresholds
 from meridian_assets.defs.automation.jobs import stage_jobs
 from meridian_assets.defs.ml import model as dtm
 from meridian_assets.defs.ml import store
@@ -77,7 +76,7 @@ def deployed_summary(lake: Lake) -> tuple[str, bool]:
         f"{pointer['trained_on']['last']}, holdout {pointer['holdout']}: MAE {metrics['mae']:.2f} min "
         f"vs dispatcher {metrics['baseline_mae']:.2f} min ({gain:.1%} better)"
     )
-    return line, gain >= 1 - thresholds.GATE_BASELINE_RATIO
+    return line, metrics["mae"] < dtm.gate_limit(metrics)
 
 
 def evaluate(instance: dg.DagsterInstance, lake: Lake, truth: Path) -> str:

@@ -27,7 +27,7 @@ EDGES = {
     ("landing/traffic", "raw_traffic", "D"),
     ("landing/customers", "raw_customers", "D"),
     ("raw_gps_telemetry", "gps_features", "D"),
-    ("raw_deliveries", "route_features", "D-7..D"),
+    ("raw_deliveries", "route_features", "D-28..D"),
     ("raw_weather", "weather_features", "D-1..D"),
     ("raw_traffic", "traffic_features", "D-1..D"),
     ("raw_customers", "customer_features", "D-1"),
