@@ -52,8 +52,14 @@ class Daemon:
                 pytest.fail(f"timed out waiting for {what}; runs {runs}\n{self.tail()}")
             time.sleep(2)
 
+    def busy(self) -> list[str]:
+        """The runs not finished: id, status, partition and assets, for a failure to name."""
+        return [f"{r.run_id[:8]} {r.status.value} {r.tags.get('dagster/partition')} "
+                f"{sorted(k.to_user_string() for k in r.asset_selection or ())}"
+                for r in self.instance.get_runs(dg.RunsFilter(statuses=NOT_FINISHED_STATUSES))]
+
     def idle(self) -> bool:
-        return not self.instance.get_run_records(dg.RunsFilter(statuses=NOT_FINISHED_STATUSES), limit=1)
+        return not self.busy()
 
     def ticked_after(self, sensors: set[str], moment: float) -> bool:
         """Whether each of `sensors` has finished a tick that started after `moment` (time.time())."""

@@ -11,6 +11,7 @@ import datetime
 import pytest
 
 import dagster as dg
+from dagster._core.asset_graph_view.asset_graph_view import AssetGraphView
 from meridian_assets.definitions import defs
 from meridian_assets_tests.automation.recorded import FEATURES, GPS_CHECK, ML, RAW, record
 
@@ -98,3 +99,25 @@ def test_days_delivered_together_follow_in_order_never_reading_a_day_being_built
     platform.record((*FEATURES, *ML), "2026-11-08")
     platform.record(FEATURES, "2026-11-09")
     assert platform.tick() == requests({ML: {"2026-11-09"}})
+
+
+def test_a_day_its_run_materializes_during_the_tick_is_not_asked_again(platform, monkeypatch):
+    """What a daemon tick saw in CI: route_features' run wrote the day while the tick evaluated,
+    so Dagster's in_progress() found it done while missing() still had it missing, and the day
+    (then the ml table and the model after it) ran a second time. Here the write lands as the
+    tick asks whether the day is in progress."""
+    platform.tick()
+    platform.record(RAW, "2026-11-08")
+    platform.tick()
+    route = dg.AssetKey("route_features")
+    in_progress = AssetGraphView.compute_run_in_progress_subset
+
+    async def finished_meanwhile(view, *, key, from_subset):
+        if key == route:
+            if "2026-11-08" not in platform.instance.get_materialized_partitions(route):
+                platform.record([route.path[0]], "2026-11-08")
+            return view.get_empty_subset(key=key)
+        return await in_progress(view, key=key, from_subset=from_subset)
+
+    monkeypatch.setattr(AssetGraphView, "compute_run_in_progress_subset", finished_meanwhile)
+    assert "route_features" not in platform.tick()

@@ -73,7 +73,7 @@ def test_a_written_day_reaches_deployment_and_a_bad_one_alerts_once(platform):
     # Another tick of the alert sensor and of automation after the last run: nothing may follow.
     daemon.wait_for("an alert and an automation tick", lambda: daemon.ticked_after(
         {alert_sensor.name, automation_sensor.name}, settled), timeout=120)
-    assert daemon.idle(), "automation started nothing for the stale day"
+    assert daemon.busy() == [], "automation started nothing for the stale day"
     (alert,) = alerts_about(webhook, STALE_DAY)
     assert "raw_gps_telemetry" in alert
     assert STALE_DAY not in daemon.instance.get_materialized_partitions(dg.AssetKey("delivery_time_model"))

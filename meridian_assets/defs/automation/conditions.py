@@ -71,6 +71,25 @@ class WindowSettled(SubsetAutomationCondition):
         return context.candidate_subset.compute_intersection_with_partition_keys(settled)
 
 
+class NotMaterialized(SubsetAutomationCondition):
+    """Never materialized, as the instance says now. Dagster's `missing()` can read an older state
+    than `in_progress()` in the same tick: a day whose run materialized it meanwhile looked
+    missing and no longer in progress, and ran again. Asked after `in_progress()`, one of the two
+    sees the run's work."""
+
+    @property
+    def name(self) -> str:
+        return "not_materialized"
+
+    @property
+    def description(self) -> str:
+        return "The day has never been materialized"
+
+    def compute_subset(self, context: dg.AutomationContext):
+        days = _days(context.candidate_subset) - context.asset_graph_view.instance.get_materialized_partitions(context.key)
+        return context.candidate_subset.compute_intersection_with_partition_keys(days)
+
+
 class NewestDay(SubsetAutomationCondition):
     """The newest day the ml table has, or will have after this tick."""
 
@@ -89,10 +108,12 @@ class NewestDay(SubsetAutomationCondition):
         return context.candidate_subset.compute_intersection_with_partition_keys(newest)
 
 
-def _upstream_ready() -> dg.AutomationCondition:
+def _ready(trigger: dg.AutomationCondition) -> dg.AutomationCondition:
+    """`trigger`, when nothing it reads is running and its upstream is fit. An And evaluates in
+    order: the run checks come before the trigger (see `NotMaterialized`)."""
     return (
-        ~dg.AutomationCondition.any_deps_in_progress() & ~dg.AutomationCondition.in_progress() & UpstreamFit()
-        & WindowSettled()
+        ~dg.AutomationCondition.any_deps_in_progress() & ~dg.AutomationCondition.in_progress() & trigger
+        & UpstreamFit() & WindowSettled()
     )
 
 
@@ -102,16 +123,16 @@ def follows_inputs() -> dg.AutomationCondition:
     assets read only earlier days, so the day's own drops update none of their inputs); only
     when nothing it reads is running and its upstream is fit. A failed run is not retried
     here: retries are the step's retry policy, then the nightly schedule's."""
-    missing = dg.AutomationCondition.missing() & ~dg.AutomationCondition.execution_failed()
+    missing = NotMaterialized() & ~dg.AutomationCondition.execution_failed()
     updated = dg.AutomationCondition.any_deps_updated().since_last_handled()
-    return ((missing | updated) & _upstream_ready()).with_label("follows_inputs")
+    return _ready(missing | updated).with_label("follows_inputs")
 
 
 def follows_newest_day() -> dg.AutomationCondition:
     """Training and deployment: after an update, for the newest day only. Not while missing:
     with too little history training materializes nothing, and would be asked again each tick."""
     updated = dg.AutomationCondition.any_deps_updated().since_last_handled()
-    return (updated & _upstream_ready() & NewestDay()).with_label("follows_newest_day")
+    return (_ready(updated) & NewestDay()).with_label("follows_newest_day")
 
 
 CONDITIONS = {"features": follows_inputs, "ml_ready": follows_inputs, "ml": follows_newest_day}
