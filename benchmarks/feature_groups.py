@@ -22,9 +22,11 @@ Dagster resource keeps one per run) never pays it per job; and the peak memory (
 whole process tree (this Python process, DuckDB inside it, and the Spark JVM child), sampled by
 a thread. The first run of every group in each size is a warm-up (JIT, caches) and not counted.
 
-The customer group's input is the day before its target day (the D-1 snapshot and D-28..D-1
-deliveries, by the point-in-time rule), so it is run for D+1: its input is then exactly day D's
-customers and deliveries. The other groups run for D (their history days are simply absent).
+The customer group reads the day before its target day (the D-1 snapshot and D-28..D-1
+deliveries, by the point-in-time rule), so it is run for D+1. Every earlier day a group's window
+reads (route's and customer's 28 days of deliveries, weather's and traffic's D-1) is written too,
+at the synthetic vendor's sparsest GPS rate (one ping an hour: no group reads GPS before D), so
+each group reads its whole window; its input rows count every day of it.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import psutil
@@ -65,7 +67,7 @@ from spark_jobs import (
     traffic_features,
     weather_features,
 )
-from spark_jobs.layout import partition_dir
+from spark_jobs.layout import partition_dir, shift_day
 from spark_jobs.session import build_session, SPARK_DEFAULTS
 
 from measure import TreeMemory
@@ -77,14 +79,9 @@ GROUPS = {
     "traffic": traffic_features,
     "customer": customer_features,
 }
-# The raw sources each group reads for its one day, and the day it is run for (offset from D).
-INPUTS = {
-    "gps": (("gps",), 0),
-    "route": (("deliveries",), 0),
-    "weather": (("weather",), 0),
-    "traffic": (("traffic",), 0),
-    "customer": (("customers", "deliveries"), 1),
-}
+# The day each group is run for, as an offset from D: customer's input is day D's data.
+RUN_OFFSET = {"customer": 1}
+HISTORY_PING_SECONDS = 3600  # the earlier days' GPS, which no group reads
 SOURCES = ("gps", "deliveries", "weather", "traffic", "customers")
 GPS_COLUMNS = [c.name for c in GPS_FEATURES.columns]  # the contract both engines must meet
 COUNT_COLUMNS = {"ping_count", "stop_count"}
@@ -211,25 +208,41 @@ def compare_gps(spark_dir: Path, duck_dir: Path) -> int:
 # --------------------------------------------------------------------------------------------
 
 
-def write_lake(workdir: Path, vehicles: int, day: str) -> tuple[Path, dict[str, int], float]:
-    """One synthetic day written to a landing zone, then hard-linked into `{lake}/raw/{source}/date=D/`
-    (the raw lake has the landing schema; gps parquet is the raw gps). Returns lake, rows, seconds.
+def run_day(name: str, day: str) -> str:
+    return shift_day(day, RUN_OFFSET.get(name, 0))
+
+
+def window_days(name: str, day: str) -> dict[str, list[str]]:
+    """The days of each raw source the group reads when run for its day."""
+    return {source: window.days(run_day(name, day), run_day(name, day))
+            for source, window in GROUPS[name].INPUTS.items()}
+
+
+def write_lake(workdir: Path, vehicles: int, day: str, groups: list[str]) -> tuple[Path, dict, float]:
+    """Day D and the earlier days the groups read, written to a landing zone, then hard-linked
+    into `{lake}/raw/{source}/date=D/` (the raw lake has the landing schema; gps parquet is the
+    raw gps). Returns lake, rows per day and source, seconds.
 
     The generator runs in a child process, so that the memory it leaves behind in the allocator
     is not counted as this process's while Spark and DuckDB are measured.
     """
     landing, lake = workdir / f"landing-{vehicles}", workdir / f"lake-{vehicles}"
+    earlier = sorted({d for name in groups for days in window_days(name, day).values() for d in days if d < day})
     started = time.perf_counter()
     with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        rows = pool.submit(write_day, landing, day, vehicles=vehicles, progress=False).result()
-    for source in SOURCES:
-        target = partition_dir(lake, f"raw/{source}", day)
-        target.mkdir(parents=True)
-        for part in sorted((landing / source / day).glob("part-*.parquet")):
-            try:
-                os.link(part, target / part.name)
-            except OSError:
-                shutil.copy2(part, target / part.name)
+        rows = {day: pool.submit(write_day, landing, day, vehicles=vehicles, progress=False).result()}
+        for d in earlier:
+            rows[d] = pool.submit(write_day, landing, d, vehicles=vehicles, ping_seconds=HISTORY_PING_SECONDS,
+                                  progress=False).result()
+    for d in rows:
+        for source in SOURCES:
+            target = partition_dir(lake, f"raw/{source}", d)
+            target.mkdir(parents=True)
+            for part in sorted((landing / source / d).glob("part-*.parquet")):
+                try:
+                    os.link(part, target / part.name)
+                except OSError:
+                    shutil.copy2(part, target / part.name)
     shutil.rmtree(landing)
     return lake, rows, time.perf_counter() - started
 
@@ -246,11 +259,10 @@ def summary(seconds: list[float]) -> dict:
 def bench_size(spark, con, memory: TreeMemory, workdir: Path, vehicles: int, day: str, args) -> dict:
     print(f"\n== {vehicles:,} vehicles: writing {day}", file=sys.stderr, flush=True)
     memory.reset()
-    lake, rows, gen_seconds = write_lake(workdir, vehicles, day)
+    lake, rows, gen_seconds = write_lake(workdir, vehicles, day, args.groups)
     gen_peak = memory.peaks()
-    print(f"   wrote {rows} in {gen_seconds:.1f} s", file=sys.stderr, flush=True)
+    print(f"   wrote {rows[day]} and {len(rows) - 1} earlier days in {gen_seconds:.1f} s", file=sys.stderr, flush=True)
     duck_out = workdir / f"duckdb-{vehicles}" / "features" / "gps"
-    next_day = (date.fromisoformat(day) + timedelta(days=1)).isoformat()
 
     memory.reset()
     times: dict[str, list[float]] = {g: [] for g in args.groups}
@@ -262,9 +274,8 @@ def bench_size(spark, con, memory: TreeMemory, workdir: Path, vehicles: int, day
         counted = repeat >= args.warmup
         for name in args.groups:
             job = GROUPS[name]
-            run_day = day if INPUTS[name][1] == 0 else next_day
             started = time.perf_counter()
-            stats[name] = job.run(spark, str(lake), run_day, run_day)
+            stats[name] = job.run(spark, str(lake), run_day(name, day), run_day(name, day))
             elapsed = time.perf_counter() - started
             if counted:
                 times[name].append(elapsed)
@@ -291,8 +302,7 @@ def bench_size(spark, con, memory: TreeMemory, workdir: Path, vehicles: int, day
 
     groups = {}
     for name in args.groups:
-        sources, _ = INPUTS[name]
-        input_rows = sum(rows[s] for s in sources)
+        input_rows = sum(rows[d][source] for source, days in window_days(name, day).items() for d in days)
         entry = {
             "input_rows": input_rows,
             "output_rows": sum(stats[name]["rows_per_day"].values()),
@@ -318,7 +328,8 @@ def bench_size(spark, con, memory: TreeMemory, workdir: Path, vehicles: int, day
         shutil.rmtree(duck_out.parents[1], ignore_errors=True)
     return {
         "vehicles": vehicles,
-        "source_rows": rows,
+        "source_rows": rows[day],
+        "earlier_days": len(rows) - 1,
         "generate_seconds": gen_seconds,
         "generate_peak_rss_bytes": gen_peak,
         "peak_rss_bytes": run_peak,
