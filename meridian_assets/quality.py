@@ -2,10 +2,10 @@
 
 A stage declares `Rule`s (one property each) over one partition of its table; `build_checks`
 turns them into one multi-asset check that reads each day once. Range runs evaluate every
-day of the range and record one result per check, naming the failing days.
+day of the range and record each day's result on its own day (`on_their_days`).
 """
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -102,33 +102,44 @@ def build_checks(asset: str, table: str, rules: Sequence[Rule]) -> dg.AssetCheck
                 outcomes[rule.name][day] = rule.evaluate(partition)
         graph = location_graph(context)
         for rule in chosen:
-            yield _result(asset, rule, outcomes[rule.name], graph)
+            results = {day: _result(asset, rule, day, outcome, graph) for day, outcome in outcomes[rule.name].items()}
+            yield from results.values() if len(results) == 1 else on_their_days(context, results)
 
     return checks
 
 
-def _result(asset: str, rule: Rule, by_day: dict[str, Outcome], graph) -> dg.AssetCheckResult:
-    failed = {d: o for d, o in by_day.items() if not o.passed}
-    shown = next(iter(failed.values()), None) or next(iter(by_day.values()))
+def on_their_days(context, results: Mapping[str, dg.AssetCheckResult]) -> Iterator[dg.Output | dg.AssetCheckEvaluation]:
+    """One check's result for each day of a range run, recorded on that day. Dagster 1.13 records
+    a multi-day step's AssetCheckResult once without a partition and leaves each day's planned
+    row unresolved: the UI would show no day judged. A blocking ERROR still fails the step."""
+    first = next(iter(results.values()))
+    key = dg.AssetCheckKey(dg.AssetKey.from_coercible(first.asset_key), first.check_name)
+    assets_def = context.op_execution_context.assets_def
+    yield dg.Output(None, output_name=assets_def.get_output_name_for_asset_check_key(key))
+    for day, result in results.items():
+        yield dg.AssetCheckEvaluation(
+            asset_key=key.asset_key, check_name=key.name, passed=result.passed, metadata=result.metadata,
+            severity=result.severity, description=result.description,
+            blocking=assets_def.get_spec_for_check_key(key).blocking, partition=day,
+        )
+
+
+def _result(asset: str, rule: Rule, day: str, outcome: Outcome, graph) -> dg.AssetCheckResult:
     # A rule that blocks nothing only ever warns, whatever its outcome says.
     severity = (
         dg.AssetCheckSeverity.WARN
-        if not rule.blocking or (failed and all(o.severity == dg.AssetCheckSeverity.WARN for o in failed.values()))
+        if not rule.blocking or (not outcome.passed and outcome.severity == dg.AssetCheckSeverity.WARN)
         else dg.AssetCheckSeverity.ERROR
     )
-    metadata = {"value": shown.value, "threshold": shown.threshold, **shown.extra}
-    description = "; ".join(f"{d}: {o.description}" for d, o in failed.items()) if failed else shown.description
-    blocking_days = [d for d, o in failed.items() if o.severity == dg.AssetCheckSeverity.ERROR]
-    if severity == dg.AssetCheckSeverity.ERROR and blocking_days:
+    metadata = {"value": outcome.value, "threshold": outcome.threshold, **outcome.extra}
+    description = outcome.description if outcome.passed else f"{day}: {outcome.description}"
+    if severity == dg.AssetCheckSeverity.ERROR and not outcome.passed:
         # What this failure holds back, through the lineage's partition mappings, where people read.
-        waiting = downstream_partitions(graph, [dg.AssetKey(asset)], blocking_days)
+        waiting = downstream_partitions(graph, [dg.AssetKey(asset)], [day])
         metadata["blocks"] = "; ".join(waiting_lines(waiting)) or "nothing"
         description += f". Blocks: {metadata['blocks']}"
-    if len(by_day) > 1:
-        metadata["days"] = dg.MetadataValue.json({d: {"passed": o.passed, "value": o.value} for d, o in by_day.items()})
-        metadata["failed_days"] = ", ".join(failed) or "none"
     return dg.AssetCheckResult(
-        asset_key=asset, check_name=rule.name, passed=not failed, severity=severity,
+        asset_key=asset, check_name=rule.name, passed=outcome.passed, severity=severity,
         description=description,
         metadata=readable(metadata),
     )

@@ -18,6 +18,7 @@ import dagster as dg
 from meridian_assets import profiles
 from meridian_assets.contracts import SOURCES
 from meridian_assets.defs.ingestion.assets import raw_assets
+from meridian_assets.defs.ingestion.checks import raw_checks
 from meridian_assets.defs.ingestion import drops
 from meridian_assets.defs.ingestion.drops import read_file
 from meridian_assets.lake import Lake
@@ -329,11 +330,17 @@ def test_an_enormous_single_file_is_read_a_batch_at_a_time(landing, tmp_path, mo
 def test_range_run_ingests_every_day_in_one_run(landing, tmp_path):
     lake = tmp_path / "lake"
     result = dg.materialize(
-        raw_assets, resources=resources(landing, lake),
+        [*raw_assets, *raw_checks], resources=resources(landing, lake),
         tags={"dagster/asset_partition_range_start": DAY1, "dagster/asset_partition_range_end": DAY2},
     )
     assert result.success
     for source in SOURCES:
         assert sorted(p.name for p in (lake / "raw" / source).iterdir()) == [f"date={DAY1}", f"date={DAY2}"]
+    # Each check's result on each day, as a day's own run records it: none without a day.
+    judged = {}
+    for evaluation in result.get_asset_check_evaluations():
+        judged.setdefault(evaluation.asset_check_key, []).append(evaluation.partition)
+    assert len(judged) > len(SOURCES)
+    assert all(sorted(days) == [DAY1, DAY2] for days in judged.values()), judged
 
 
