@@ -115,12 +115,12 @@ def on_their_days(context, results: Mapping[str, dg.AssetCheckResult]) -> Iterat
     first = next(iter(results.values()))
     key = dg.AssetCheckKey(dg.AssetKey.from_coercible(first.asset_key), first.check_name)
     assets_def = context.op_execution_context.assets_def
+    blocking = assets_def.get_spec_for_check_key(key).blocking
     yield dg.Output(None, output_name=assets_def.get_output_name_for_asset_check_key(key))
     for day, result in results.items():
         yield dg.AssetCheckEvaluation(
             asset_key=key.asset_key, check_name=key.name, passed=result.passed, metadata=result.metadata,
-            severity=result.severity, description=result.description,
-            blocking=assets_def.get_spec_for_check_key(key).blocking, partition=day,
+            severity=result.severity, description=result.description, blocking=blocking, partition=day,
         )
 
 
