@@ -39,7 +39,7 @@ from dagster._core.execution.backfill import BulkActionStatus  # noqa: E402
 from dagster._core.storage.dagster_run import NOT_FINISHED_STATUSES  # noqa: E402
 
 from measure import TreeMemory  # noqa: E402
-from meridian_assets import cli  # noqa: E402
+from meridian_assets.dagster_private import code_location  # noqa: E402
 from spark_jobs.layout import days_between  # noqa: E402
 
 ENDED = {BulkActionStatus.COMPLETED, BulkActionStatus.COMPLETED_SUCCESS, BulkActionStatus.COMPLETED_FAILED,
@@ -77,7 +77,7 @@ def main() -> None:
         instance = dg.DagsterInstance.from_config(str(home))
         # The backfill alone: the drops already have their sentinels, so the landing sensor (and
         # automation after it) would ingest every day a second time.
-        with cli.code_location(instance, str(ROOT / "workspace.yaml")) as (_, _, repository):
+        with code_location(instance, str(ROOT / "workspace.yaml")) as (_, _, repository):
             for sensor in repository.get_sensors():
                 if sensor.name in QUIET:
                     instance.stop_sensor(sensor.get_remote_origin_id(), sensor.selector_id, sensor)

@@ -15,13 +15,13 @@ from typing import TextIO
 import pandas as pd
 
 import dagster as dg
-from dagster._core.storage.tags import PARTITION_NAME_TAG
 
-from meridian_assets.defs.automation.jobs import stage_jobs
+from meridian_assets.dagster_private import code_location, create_run
+from meridian_assets.defs.automation.jobs import backfill_job, daily_job, stage_jobs
 from meridian_assets.defs.ml import model as dtm
 from meridian_assets.defs.ml import store
-from meridian_assets.defs.ml.assets import ML_TABLE, MODEL, Deployment, candidate_version, deployed_model, gate_reason
-from meridian_assets.guard import FAILED, PASSED, WARNED, check_outcomes
+from meridian_assets.defs.ml.assets import GATE, ML_TABLE, MODEL, Deployment, candidate_version, deployed_model, gate_reason
+from meridian_assets.guard import FAILED, PARTITION_TAG, PASSED, WARNED, judgements, runnable
 from meridian_assets.lake import Lake
 from spark_jobs.layout import days_between
 
@@ -29,37 +29,38 @@ RUN_TIMEOUT_SECONDS = 7200  # when the instance sets no run_monitoring.max_runti
 
 
 def status(start: str, end: str, instance: dg.DagsterInstance, defs: dg.Definitions) -> str:
-    """Per asset: partitions of the range materialized, and its checks' latest outcome per day."""
+    """Per asset: partitions of the range materialized, and per day its partitioned checks' verdict
+    on the day's newest materialization ("not judged": none yet, or only of an older one)."""
     days = set(days_between(start, end))
     graph = defs.resolve_asset_graph()
-    lines = [f"{'asset':<28}{'partitions':>12}{'checks passed':>15}{'warned':>8}{'failed':>8}{'not run':>9}"]
+    lines = [f"{'asset':<28}{'partitions':>12}{'checks passed':>15}{'warned':>8}{'failed':>8}{'not judged':>12}"]
     for key in graph.toposorted_asset_keys:
         if not graph.get(key).is_materializable:
             continue  # the landing drops: vendors write them
         done = instance.get_materialized_partitions(key) & days
         counts = Counter()
         for check_key in graph.get_check_keys_for_assets({key}):
-            latest = check_outcomes(instance, check_key, days)
-            counts.update(latest.values())
-            counts["not run"] += len(done - latest.keys())
+            if graph.get_check_spec(check_key).partitions_def is None:
+                continue  # the freshness checks judge the clock, not a day
+            judged = {day: j for day, j in judgements(instance, check_key).items() if day in done and j.current}
+            counts.update(j.verdict for j in judged.values())
+            counts["not judged"] += len(done - judged.keys())
         lines.append(
             f"{key.to_user_string():<28}{f'{len(done)}/{len(days)}':>12}{counts[PASSED]:>15}{counts[WARNED]:>8}"
-            f"{counts[FAILED]:>8}{counts['not run']:>9}"
+            f"{counts[FAILED]:>8}{counts['not judged']:>12}"
         )
     return "\n".join(lines)
 
 
 def gate_decisions(start: str, end: str, instance: dg.DagsterInstance, lake: Lake) -> list[str]:
     """What the evaluation gate decided per day: deploying a candidate, or keeping the model in place."""
-    days = days_between(start, end)
-    gate = dg.AssetCheckKey(dg.AssetKey("delivery_time_model"), "evaluation_gate")
-    outcomes = check_outcomes(instance, gate, set(days))
+    gate = judgements(instance, dg.AssetCheckKey(dg.AssetKey(MODEL), GATE))
     lines = []
-    for day in days:
-        if day not in outcomes:
+    for day in days_between(start, end):
+        if day not in gate:
             continue
-        metrics = store.load_info(lake, candidate_version(instance, day))["metrics"]
-        verdict = "deployed" if outcomes[day] == PASSED else "held, the deployed model stays"
+        metrics = store.load_info(lake, gate[day].evaluation.metadata["version"].value)["metrics"]
+        verdict = "deployed" if gate[day].verdict == PASSED else "held, the deployed model stays"
         lines.append(f"  {day}: {verdict}: {gate_reason(metrics)}")
     return lines
 
@@ -174,37 +175,32 @@ def wait_for(instance: dg.DagsterInstance, run_id: str) -> dg.DagsterRun:
     return run
 
 
-@contextmanager
-def code_location(instance: dg.DagsterInstance, workspace_file: str):
-    """The workspace of `workspace_file`, loaded as the webserver and the daemon load it (its code
-    server in a process of its own), and its one repository."""
-    from dagster._cli.workspace.cli_target import (
-        get_code_location_from_workspace, get_remote_repository_from_code_location, get_workspace_from_cli_opts,
-    )
-    from dagster_shared.cli import WorkspaceOpts
-
-    with get_workspace_from_cli_opts(instance, dg.__version__, WorkspaceOpts(workspace=[workspace_file])) as workspace:
-        location = get_code_location_from_workspace(workspace, None)
-        yield workspace, location, get_remote_repository_from_code_location(location, None)
-
-
 def launch(instance: dg.DagsterInstance, jobs: list[str], days: list[str], workspace_file: str, log: Path) -> int:
     """Each day in order, the `jobs` in order, each run launched as the webserver launches one: in
     its own process through the code location of `workspace_file`, so it records its origin and
     the UI's Overview, timeline and job pages show it (`dg launch` runs in process, with none).
+    Each run selects what the one decision of what runs next allows (`guard.runnable`, as
+    automation and the nightly schedule): an asset whose inputs are unfit is held, and said why.
     A day stops at its first run that does not succeed. The queue is skipped: the runs go one
     after another. The code server's and the runs' output go to `log`; a line per day to stdout.
     Returns how many days stopped."""
-    from dagster._cli.job import _create_run
-    from dagster._cli.workspace.cli_target import get_remote_job_from_remote_repo
+    from meridian_assets.definitions import defs
 
+    graph = defs().resolve_asset_graph()
+    named = {job.name: job for job in [*stage_jobs, daily_job, backfill_job]}
     stopped = 0
     with open(log, "a") as logged, redirect_fds(logged) as out, \
             code_location(instance, workspace_file) as (workspace, location, repository):
         for day in days:
+            held: dict[dg.AssetKey, list[str]] = {}
             for name in jobs:
-                job = get_remote_job_from_remote_repo(repository, name)
-                run = _create_run(instance, location, repository, job, {}, {PARTITION_NAME_TAG: day}, None, None)
+                job = named[name]
+                ready, held_now = runnable(instance, graph, job.selection.resolve(graph), day)
+                held |= held_now
+                if not ready:
+                    continue
+                checks = {c for c in job.selection.resolve_checks(graph) if c.asset_key in ready}
+                run = create_run(instance, location, repository, name, {PARTITION_TAG: day}, ready, checks)
                 instance.launch_run(run.run_id, workspace)
                 run = wait_for(instance, run.run_id)
                 if run.status != dg.DagsterRunStatus.SUCCESS:
@@ -212,7 +208,8 @@ def launch(instance: dg.DagsterInstance, jobs: list[str], days: list[str], works
                     stopped += 1
                     break
             else:
-                print(f"  {day}: {', '.join(jobs)} succeeded", file=out, flush=True)
+                said = "; ".join(f"{key.to_user_string()} held: {why[0]}" for key, why in held.items())
+                print(f"  {day}: {', '.join(jobs)} succeeded" + (f" ({said})" if said else ""), file=out, flush=True)
     return stopped
 
 

@@ -48,21 +48,6 @@ def not_a_partition(name: str) -> str | None:
     return None
 
 
-def downstream_partitions(graph, keys: Iterable[dg.AssetKey], days: Iterable[str]) -> dict[dg.AssetKey, list[str]]:
-    """The descendants of `keys` in the asset graph, each with the days that read `days` of
-    `keys` through the partition mappings, directly or further down, in lineage order; only
-    days that exist now (a day after the last partition is not there to wait)."""
-    frontier = [(key, day) for key in keys if graph.has(key) for day in days]
-    reached: dict[dg.AssetKey, set[str]] = {}
-    while frontier:
-        key, day = frontier.pop()
-        for child in graph.get_children_partitions(key, day):
-            if child.partition_key not in reached.setdefault(child.asset_key, set()):
-                reached[child.asset_key].add(child.partition_key)
-                frontier.append((child.asset_key, child.partition_key))
-    return {key: sorted(reached[key]) for key in graph.toposorted_asset_keys if reached.get(key)}
-
-
 def day_ranges(days: Iterable[str]) -> str:
     """Consecutive days as one range: `2026-11-09..2026-11-12, 2026-11-14`."""
     ranges: list[list[str]] = []
@@ -75,5 +60,5 @@ def day_ranges(days: Iterable[str]) -> str:
 
 
 def waiting_lines(waiting: dict[dg.AssetKey, list[str]]) -> list[str]:
-    """`asset days` per asset of `downstream_partitions`, for alerts and check results."""
+    """`asset days` per asset of `lineage.held_downstream`, for alerts and check results."""
     return [f"{key.to_user_string()} {day_ranges(days)}" for key, days in waiting.items()]

@@ -19,10 +19,12 @@ from scipy.stats import chi2
 
 import dagster as dg
 from meridian_assets.contracts import ACCEPTS, ARROW_TYPES, Contract
-from meridian_assets.guard import location_graph
+from meridian_assets.dagster_private import evaluation_of
+from meridian_assets.guard import Fitness, location_graph
+from meridian_assets.lineage import held_downstream
 from meridian_assets.lake import Lake, duckdb_connection, parquet
 from meridian_assets.metadata import readable
-from meridian_assets.partitions import daily_partitions, downstream_partitions, waiting_lines
+from meridian_assets.partitions import daily_partitions, waiting_lines
 from meridian_assets.profiles import is_null
 from spark_jobs.layout import Window, existing_partitions
 
@@ -33,6 +35,8 @@ class Partition:
     lake: Lake
     table: str
     day: str
+    asset: str = ""
+    fitness: Fitness | None = None
 
     @cached_property
     def path(self) -> Path:
@@ -96,11 +100,12 @@ def build_checks(asset: str, table: str, rules: Sequence[Rule]) -> dg.AssetCheck
         selected = {k.name for k in context.selected_asset_check_keys}
         chosen = [r for r in rules if r.name in selected]
         outcomes: dict[str, dict[str, Outcome]] = {r.name: {} for r in chosen}
+        graph = location_graph(context)
+        fitness = Fitness(context.instance, graph)
         for day in context.partition_keys:
-            partition = Partition(lake, table, day)
+            partition = Partition(lake, table, day, asset, fitness)
             for rule in chosen:
                 outcomes[rule.name][day] = rule.evaluate(partition)
-        graph = location_graph(context)
         for rule in chosen:
             results = {day: _result(asset, rule, day, outcome, graph) for day, outcome in outcomes[rule.name].items()}
             yield from results.values() if len(results) == 1 else on_their_days(context, results)
@@ -108,20 +113,25 @@ def build_checks(asset: str, table: str, rules: Sequence[Rule]) -> dg.AssetCheck
     return checks
 
 
-def on_their_days(context, results: Mapping[str, dg.AssetCheckResult]) -> Iterator[dg.Output | dg.AssetCheckEvaluation]:
-    """One check's result for each day of a range run, recorded on that day. Dagster 1.13 records
-    a multi-day step's AssetCheckResult once without a partition and leaves each day's planned
-    row unresolved: the UI would show no day judged. A blocking ERROR still fails the step."""
+def latest_materialization(instance: dg.DagsterInstance, key: dg.AssetKey, day: str) -> dg.EventLogRecord | None:
+    records = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=key, asset_partitions=[day]), limit=1)
+    return records.records[0] if records.records else None
+
+
+def on_their_days(context, results: Mapping[str, dg.AssetCheckResult],
+                  targets: Mapping[str, dg.EventLogRecord | None] | None = None) -> Iterator[dg.Output | dg.AssetCheckEvaluation]:
+    """One check's result for each day, recorded on that day as the judgement of the day's
+    materialization it read (`targets`; by default the newest), so Dagster and the guard count it
+    as current. Dagster 1.13 records a multi-day step's AssetCheckResult once without a partition
+    or target and leaves each day's planned row unresolved. A blocking ERROR still fails the step."""
     first = next(iter(results.values()))
     key = dg.AssetCheckKey(dg.AssetKey.from_coercible(first.asset_key), first.check_name)
     assets_def = context.op_execution_context.assets_def
     blocking = assets_def.get_spec_for_check_key(key).blocking
     yield dg.Output(None, output_name=assets_def.get_output_name_for_asset_check_key(key))
     for day, result in results.items():
-        yield dg.AssetCheckEvaluation(
-            asset_key=key.asset_key, check_name=key.name, passed=result.passed, metadata=result.metadata,
-            severity=result.severity, description=result.description, blocking=blocking, partition=day,
-        )
+        target = (targets or {}).get(day) or latest_materialization(context.instance, key.asset_key, day)
+        yield evaluation_of(result, key, day, blocking, target)
 
 
 def _result(asset: str, rule: Rule, day: str, outcome: Outcome, graph) -> dg.AssetCheckResult:
@@ -135,7 +145,7 @@ def _result(asset: str, rule: Rule, day: str, outcome: Outcome, graph) -> dg.Ass
     description = outcome.description if outcome.passed else f"{day}: {outcome.description}"
     if severity == dg.AssetCheckSeverity.ERROR and not outcome.passed:
         # What this failure holds back, through the lineage's partition mappings, where people read.
-        waiting = downstream_partitions(graph, [dg.AssetKey(asset)], [day])
+        waiting = held_downstream(graph, [dg.AssetKey(asset)], [day])
         metadata["blocks"] = "; ".join(waiting_lines(waiting)) or "nothing"
         description += f". Blocks: {metadata['blocks']}"
     return dg.AssetCheckResult(
@@ -143,6 +153,19 @@ def _result(asset: str, rule: Rule, day: str, outcome: Outcome, graph) -> dg.Ass
         description=description,
         metadata=readable(metadata),
     )
+
+
+def _inputs_fit(p: Partition) -> Outcome:
+    problems = p.fitness.input_problems(dg.AssetKey(p.asset), p.day)
+    return Outcome(not problems, len(problems), 0, "; ".join(problems[:5]) or "every partition it reads is fit to use",
+                   extra={"problems": dg.MetadataValue.json(problems[:30])})
+
+
+INPUTS_FIT = Rule(
+    "inputs_fit", "Every partition the day reads through its partition mappings (other days included: the "
+    "previous day's GPS features) is materialized and passed its blocking checks, and so is all they read. "
+    "Built from unfit inputs, the day is recorded unfit: nothing trains on it or is judged on it.", _inputs_fit,
+)
 
 
 def markdown_table(frame: pd.DataFrame, limit: int = 20) -> str:

@@ -9,8 +9,7 @@ import pytest
 
 import dagster as dg
 from meridian_assets.guard import (
-    FAILED, FORCE_BY_TAG, FORCE_REASON_TAG, FORCE_TAG, PASSED, WARNED, check_outcomes, require_upstream_checks,
-    upstream_problems,
+    FAILED, FORCE_BY_TAG, FORCE_REASON_TAG, FORCE_TAG, PASSED, WARNED, Fitness, check_outcomes, require_fit_inputs,
 )
 from meridian_assets.partitions import daily_partitions
 
@@ -35,7 +34,7 @@ def toy_location(passed: bool, severity: dg.AssetCheckSeverity, blocking: bool):
 
     @dg.asset(partitions_def=daily_partitions, deps=[upstream])
     def guarded(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-        return dg.MaterializeResult(metadata=require_upstream_checks(context)["forced"])
+        return dg.MaterializeResult(metadata=require_fit_inputs(context)["forced"])
 
     return [upstream, downstream, guarded], [rule]
 
@@ -67,9 +66,12 @@ def test_a_check_that_did_not_run_or_a_missing_upstream_blocks():
     assets, checks = toy_location(True, dg.AssetCheckSeverity.ERROR, True)
     graph = dg.Definitions(assets=assets, asset_checks=checks).resolve_asset_graph()
     with dg.instance_for_test() as instance:
-        assert upstream_problems(instance, graph, GUARDED, {DAY}) == {DAY: [f"upstream is not materialized for {DAY}"]}
+        assert Fitness(instance, graph).input_problems(GUARDED, DAY) == [
+            f"guarded {DAY}: no drop ingested on or before it (first day: none yet)"]
+        dg.materialize([*assets, *checks], selection=[UPSTREAM], partition_key="2026-10-31", instance=instance)
+        assert Fitness(instance, graph).input_problems(GUARDED, DAY) == [f"upstream is not materialized for {DAY}"]
         dg.materialize(assets[:1], partition_key=DAY, instance=instance)  # the asset without its check
-        assert upstream_problems(instance, graph, GUARDED, {DAY}) == {DAY: [f"upstream.rule did not run for {DAY}"]}
+        assert Fitness(instance, graph).input_problems(GUARDED, DAY) == [f"upstream.rule did not run for {DAY}"]
 
 
 def test_a_person_forces_past_a_failed_check_only_saying_who_and_why():

@@ -6,6 +6,8 @@ from __future__ import annotations
 import dagster as dg
 from dagster._core.events import DagsterEvent, DagsterEventType, StepMaterializationData
 from dagster._core.utils import make_new_run_id
+from meridian_assets.dagster_private import evaluation_of
+from meridian_assets.quality import latest_materialization
 
 RAW = "raw_gps_telemetry", "raw_deliveries", "raw_weather", "raw_traffic", "raw_customers"
 FEATURES = "gps_features", "route_features", "weather_features", "traffic_features", "customer_features"
@@ -28,8 +30,10 @@ def record(instance: dg.DagsterInstance, graph, names, day: str,
         key = dg.AssetKey(name)
         report(DagsterEventType.ASSET_MATERIALIZATION,
                StepMaterializationData(dg.AssetMaterialization(asset_key=key, partition=day)))
+        # Each result judges the materialization just recorded, as a run's check does.
+        target = latest_materialization(instance, key, day)
         for check in graph.get_check_keys_for_assets({key}):
-            report(DagsterEventType.ASSET_CHECK_EVALUATION, dg.AssetCheckEvaluation(
-                asset_key=key, check_name=check.name, partition=day, passed=check.name not in failed,
-                severity=failed.get(check.name, dg.AssetCheckSeverity.ERROR),
-            ))
+            result = dg.AssetCheckResult(passed=check.name not in failed,
+                                         severity=failed.get(check.name, dg.AssetCheckSeverity.ERROR))
+            report(DagsterEventType.ASSET_CHECK_EVALUATION,
+                   evaluation_of(result, check, day, graph.get_check_spec(check).blocking, target))

@@ -19,7 +19,8 @@ from meridian_assets.defs.ml import store
 from meridian_assets.defs.ml.provenance import trained_on_current_data
 from meridian_assets.guard import FORCE_BY_TAG, FORCE_REASON_TAG, FORCE_TAG
 from meridian_assets.lake import CONTENT_VERSIONS, Lake
-from meridian_assets.partitions import day_ranges, downstream_partitions, waiting_lines
+from meridian_assets.lineage import held_downstream
+from meridian_assets.partitions import day_ranges, waiting_lines
 from meridian_assets.partitions import daily_partitions
 from meridian_assets_tests.automation.watch import (
     DAY, GPS, GPS_DAY_WAITING, INSTANCE_YAML, NOW, REPOSITORY, Watch, assert_links, drop, make_instance, run,
@@ -32,11 +33,11 @@ def test_the_location_runs_the_alert_and_freshness_sensors_from_the_start():
     assert {k for c in freshness_checks for k in c.check_keys} <= REPOSITORY.asset_graph.asset_check_keys
 
 
-def test_downstream_partitions_follow_the_mappings_up_to_the_last_partition():
+def test_what_waits_follows_the_mappings_up_to_the_last_partition():
     graph = REPOSITORY.asset_graph
     with freeze_time(NOW):
-        gps = downstream_partitions(graph, [GPS], [DAY])
-        deliveries = downstream_partitions(graph, [dg.AssetKey("raw_deliveries")], ["2026-11-22"])
+        gps = held_downstream(graph, [GPS], [DAY])
+        deliveries = held_downstream(graph, [dg.AssetKey("raw_deliveries")], ["2026-11-22"])
     assert waiting_lines(gps) == GPS_DAY_WAITING
     # Route delays read D-7..D, customers D-28..D-1: only the days up to 2026-11-24 exist.
     assert day_ranges(deliveries[dg.AssetKey("route_features")]) == "2026-11-22..2026-11-24"

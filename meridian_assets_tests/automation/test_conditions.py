@@ -57,36 +57,42 @@ def test_the_gps_check_is_a_blocking_error_check(platform):
 def test_a_day_flows_down_is_held_by_a_failed_check_and_healed_by_a_re_delivery(platform):
     assert platform.tick() == {}, "the first tick only starts the cursor"
 
-    # A good day: everything downstream follows in one tick (one run), training and deployment included.
+    # A good day: everything downstream follows in one tick (one run), training and deployment
+    # included, and the customer features of day 9, which read only day 8 (its snapshot, its deliveries).
     platform.record(RAW, "2026-11-08")
-    assert platform.tick() == requests({(*FEATURES, *ML): {"2026-11-08"}})
+    assert platform.tick() == requests({(*FEATURES, *ML): {"2026-11-08"}, ("customer_features",): {"2026-11-08", "2026-11-09"}})
     platform.record((*FEATURES, *ML), "2026-11-08")
+    platform.record(["customer_features"], "2026-11-09")
     assert platform.tick() == {}
 
     # Day 9's GPS fails an ERROR check; day 10 is good but for a WARN, which never holds anything back.
     platform.record(RAW, "2026-11-09", failed={GPS_CHECK: dg.AssetCheckSeverity.ERROR})
     platform.record(RAW, "2026-11-10", failed={"hours_complete": dg.AssetCheckSeverity.WARN})
     assert platform.tick() == requests({
-        FEATURES[1:]: {"2026-11-09", "2026-11-10"},
-        ("gps_features", "ml_feature_table", "delivery_time_model", "deployed_model"): {"2026-11-10"},
-    }), "day 9's GPS features and ml table wait; the model trains on the newest day, leaving day 9 out"
+        ("route_features", "weather_features", "traffic_features"): {"2026-11-09", "2026-11-10"},
+        ("gps_features", "customer_features"): {"2026-11-10"},
+        ML: {"2026-11-09"},
+    }), ("day 9's GPS features wait, and so do day 10's ml table (it reads day 9's GPS features) and model; "
+         "day 9's ml table reads day 8's GPS features and follows")
     platform.record(FEATURES[1:], "2026-11-09")
-    platform.record((*FEATURES, *ML), "2026-11-10")
+    platform.record(FEATURES, "2026-11-10")
+    platform.record(ML, "2026-11-09")
     assert platform.tick() == {}, "a failed check stays blocking: nothing asks again"
 
-    # The vendor re-delivers day 9's GPS; it passes. Day 9 follows in one run; what reads day 9
-    # from another day waits for it, not to read it half rebuilt, then follows.
+    # The vendor re-delivers day 9's GPS; it passes. Its GPS features follow; day 10's ml table,
+    # which reads them, waits for them, not to read them half rebuilt, then follows.
     platform.record(["raw_gps_telemetry"], "2026-11-09")
-    assert platform.tick() == requests({("gps_features", "ml_feature_table"): {"2026-11-09"}})
-    platform.record(("gps_features", "ml_feature_table"), "2026-11-09")
-    # Day 10's ml table reads day 9's GPS features; today's model now trains on day 9 too.
+    assert platform.tick() == requests({("gps_features",): {"2026-11-09"}})
+    platform.record(["gps_features"], "2026-11-09")
     assert platform.tick() == requests({ML: {"2026-11-10"}})
 
 
 def test_nothing_follows_a_day_whose_drops_are_not_all_in(platform):
+    """Only what reads nothing but the drops that are in: the day's GPS features, and on the first
+    day the customer features (they read D-1, before any history)."""
     platform.tick()
     platform.record(["raw_gps_telemetry"], "2026-11-08")
-    assert platform.tick() == {"gps_features": {"2026-11-08"}}
+    assert platform.tick() == {"gps_features": {"2026-11-08"}, "customer_features": {"2026-11-08"}}
 
 
 def test_days_delivered_together_follow_in_order_never_reading_a_day_being_built(platform):
@@ -95,9 +101,11 @@ def test_days_delivered_together_follow_in_order_never_reading_a_day_being_built
     platform.tick()
     platform.record(RAW, "2026-11-08")
     platform.record(RAW, "2026-11-09")
-    assert platform.tick() == requests({FEATURES: {"2026-11-08", "2026-11-09"}, ML: {"2026-11-08"}})
+    assert platform.tick() == requests({FEATURES: {"2026-11-08", "2026-11-09"}, ML: {"2026-11-08"},
+                                        ("customer_features",): {"2026-11-08", "2026-11-09", "2026-11-10"}})
     platform.record((*FEATURES, *ML), "2026-11-08")
     platform.record(FEATURES, "2026-11-09")
+    platform.record(["customer_features"], "2026-11-10")
     assert platform.tick() == requests({ML: {"2026-11-09"}})
 
 

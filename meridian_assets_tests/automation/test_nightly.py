@@ -63,8 +63,23 @@ def test_requests_only_what_automation_has_not_done(night):
 
 
 def test_holds_what_a_failed_check_blocks(night):
+    """The day's own GPS features wait; its ml table reads the GPS features of the day before (none
+    on the first day) and follows."""
     record(night.instance, night.graph, RAW, YESTERDAY, failed={GPS_CHECK: dg.AssetCheckSeverity.ERROR})
-    assert night.tick() == (YESTERDAY, set(FEATURES) - {"gps_features"})
+    assert night.tick() == (YESTERDAY, set(FEATURES) - {"gps_features"} | set(ML))
+
+
+def test_the_night_after_a_bad_gps_day_holds_what_reads_it(night, capfd):
+    """Day D-1's GPS failed: D's ml table reads D-1's GPS features, so it, the model judged on D and
+    its deployment wait, naming the cause; D's own features follow."""
+    before = "2026-11-24"
+    record(night.instance, night.graph, RAW, before, failed={GPS_CHECK: dg.AssetCheckSeverity.ERROR})
+    record(night.instance, night.graph, (*FEATURES[1:], *ML), before)
+    record(night.instance, night.graph, RAW, YESTERDAY)
+    assert night.tick() == (YESTERDAY, set(FEATURES))
+    said = capfd.readouterr().err
+    for held in ML:
+        assert f"{YESTERDAY}: not requested: {held}: raw_gps_telemetry.{GPS_CHECK} failed for {before}" in said
 
 
 def test_leaves_a_day_alone_while_a_run_works_on_it(night):

@@ -29,6 +29,7 @@ import yaml
 import dagster as dg
 from dagster._core.execution.backfill import BULK_ACTION_TERMINAL_STATUSES, BulkActionStatus
 from meridian_assets import cli
+from meridian_assets.dagster_private import code_location
 from meridian_assets.contracts import SOURCES
 from meridian_assets.defs.automation.alerts import alert_sensor
 from meridian_assets.defs.ml_table.assets import environment
@@ -115,7 +116,7 @@ class Location:
 
     def __init__(self, instance: dg.DagsterInstance, stack: ExitStack):
         self.instance = instance
-        self.workspace, self.location, self.repository = stack.enter_context(cli.code_location(instance, WORKSPACE))
+        self.workspace, self.location, self.repository = stack.enter_context(code_location(instance, WORKSPACE))
 
     def switch_sensors(self, on: set[str]) -> None:
         for sensor in self.repository.get_sensors():

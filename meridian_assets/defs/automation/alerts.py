@@ -20,12 +20,11 @@ from http.client import HTTPException
 from zoneinfo import ZoneInfo
 
 import dagster as dg
-from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
-from dagster._core.storage.tags import WILL_RETRY_TAG
 
-from meridian_assets.guard import FORCE_BY_TAG, FORCE_REASON_TAG, FORCE_TAG, run_days
+from meridian_assets.guard import FINISHED_CHECK, FORCE_BY_TAG, FORCE_REASON_TAG, FORCE_TAG, run_days
+from meridian_assets.lineage import held_downstream
 from meridian_assets.metadata import ui_url
-from meridian_assets.partitions import day_ranges, downstream_partitions, waiting_lines
+from meridian_assets.partitions import day_ranges, waiting_lines
 
 WEBHOOK_ENV = "MERIDIAN_ALERT_WEBHOOK"  # unset: alerts go to the sensor's log only
 WEBHOOK_TIMEOUT_SECONDS = 10
@@ -41,7 +40,7 @@ FRESHNESS_DEADLINE = "dagster/latest_cron_tick_timestamp"
 CHECK_FAILED = "DagsterAssetCheckFailedError"
 STEP_ERROR_WRAPPER = "DagsterExecutionStepExecutionError"  # its cause is the user's exception
 FINISHED = (dg.DagsterEventType.RUN_SUCCESS, dg.DagsterEventType.RUN_FAILURE)
-DONE = {AssetCheckExecutionRecordStatus.SUCCEEDED, AssetCheckExecutionRecordStatus.FAILED}
+WILL_RETRY_TAG = "dagster/will_retry"  # set on a failed run the daemon retries
 READ = {dg.DagsterEventType.ASSET_CHECK_EVALUATION, dg.DagsterEventType.STEP_FAILURE,
         dg.DagsterEventType.RUN_CANCELING, dg.DagsterEventType.RUN_FAILURE}
 
@@ -93,10 +92,11 @@ def _metadata(evaluation) -> dict:
 def _told_before(instance, check_key: dg.AssetCheckKey, run_id: str, deadline: float) -> bool:
     """Whether the evaluation of `check_key` before this run's also failed for this deadline:
     any run of the asset re-runs its freshness check, and a late day is told once."""
-    history = instance.event_log_storage.get_asset_check_execution_history(check_key, limit=100, status=DONE)
+    history = [record for record in instance.event_log_storage.get_asset_check_execution_history(check_key, limit=200)
+               if record.status.value in FINISHED_CHECK]
     runs = [record.run_id for record in history]
     earlier = history[runs.index(run_id) + 1:] if run_id in runs else []
-    return bool(earlier) and earlier[0].status == AssetCheckExecutionRecordStatus.FAILED and _metadata(
+    return bool(earlier) and earlier[0].status.value == "FAILED" and _metadata(
         earlier[0].event.dagster_event.asset_check_evaluation_data).get(FRESHNESS_DEADLINE) == deadline
 
 
@@ -134,7 +134,7 @@ def _check_alert(graph, run_id: str, url: str, kind: str, days: set[str], failed
                      if {"value", "threshold"} <= meta.keys() else evaluation.description or "failed")
             details.append(f"{evaluation.check_name}: {shown}")
     # A held candidate leaves nothing waiting: deployed_model records that the deployed model stays.
-    waiting = {} if kind in NOTICES.values() else downstream_partitions(graph, [asset], days)
+    waiting = {} if kind in NOTICES.values() else held_downstream(graph, [asset], days)
     return Alert(f"{run_id}/{kind}/{name}/{label}", headline, url, details, waiting)
 
 
@@ -193,7 +193,7 @@ def _run_failure_alert(instance, graph, run, url: str, run_days: set[str], event
     assets = _planned_assets(instance, run, {e.step_key for e in failed_steps} if failed_steps else None)
     subject = ", ".join(sorted(key.to_user_string() for key in assets)) or run.job_name
     return Alert(f"{run.run_id}/run-failure", f":rotating_light: Run failed: {subject} {day_ranges(run_days)}",
-                 url, list(dict.fromkeys(details)), downstream_partitions(graph, assets, run_days))
+                 url, list(dict.fromkeys(details)), held_downstream(graph, assets, run_days))
 
 
 def _forced_alert(instance, run, url: str, run_days: set[str]) -> Alert | None:

@@ -1,8 +1,9 @@
 """Declarative automation: what follows a day's drops without a clock.
 
 Each downstream asset runs when a day it reads was updated, and only while the day's upstream
-is fit: materialized, and no blocking check failed with ERROR severity. That is the guard's
-meaning (`guard.upstream_problems`), asked before the run rather than inside it; Dagster's
+is fit: what it reads through its partition mappings is materialized, judged and passed its
+blocking checks. That is the guard's meaning (`guard.Fitness`, the decision `guard.runnable`
+shares with the nightly schedule and `meridian launch`), asked before the run; Dagster's
 `all_deps_blocking_checks_passed()` would judge every day of a history window (a bad day would
 hold training back for 28 days, where the guard leaves it out) and count WARN results as
 failures. Training and deployment follow only for the newest day of the ml table: a corrected
@@ -10,11 +11,10 @@ old day retrains today's model, and never deploys a model trained on older data.
 """
 
 import dagster as dg
-from dagster._core.definitions.declarative_automation.operands.subset_automation_condition import (
-    SubsetAutomationCondition,
-)
 
-from meridian_assets.guard import upstream_problems
+from meridian_assets.dagster_private import SubsetAutomationCondition
+from meridian_assets.guard import Fitness
+from meridian_assets.lineage import reads
 
 ML_TABLE = dg.AssetKey("ml_feature_table")
 
@@ -30,7 +30,7 @@ def _requested(context: dg.AutomationContext) -> dict[dg.AssetKey, set[str]]:
 
 
 class UpstreamFit(SubsetAutomationCondition):
-    """The day's ancestors are materialized (or requested this tick) and passed their blocking checks."""
+    """What the day needs is fit, counting what this tick requests (it runs first, in the same run)."""
 
     @property
     def name(self) -> str:
@@ -38,13 +38,12 @@ class UpstreamFit(SubsetAutomationCondition):
 
     @property
     def description(self) -> str:
-        return "The day's upstream is materialized and no blocking check of it failed (ERROR)"
+        return "What the day reads is materialized, judged and no blocking check of it failed (ERROR)"
 
     def compute_subset(self, context: dg.AutomationContext):
-        days = _days(context.candidate_subset)
-        problems = upstream_problems(context.asset_graph_view.instance, context.asset_graph, context.key, days,
-                                     in_run=_requested(context))
-        return context.candidate_subset.compute_intersection_with_partition_keys(days - problems.keys())
+        fitness = Fitness(context.asset_graph_view.instance, context.asset_graph, pending=_requested(context))
+        fit = {day for day in _days(context.candidate_subset) if not fitness.input_problems(context.key, day)}
+        return context.candidate_subset.compute_intersection_with_partition_keys(fit)
 
 
 class WindowSettled(SubsetAutomationCondition):
@@ -61,13 +60,9 @@ class WindowSettled(SubsetAutomationCondition):
 
     def compute_subset(self, context: dg.AutomationContext):
         requested = _requested(context)
-        parents = context.asset_graph.get(context.key).parent_keys
-        settled = set()
-        for day in _days(context.candidate_subset):
-            one_day = context.candidate_subset.compute_intersection_with_partition_keys({day})
-            if not any((_days(one_day.compute_parent_subset(parent)) - {day}) & requested.get(parent, set())
-                       for parent in parents):
-                settled.add(day)
+        settled = {day for day in _days(context.candidate_subset)
+                   if not any((set(days) - {day}) & requested.get(parent, set())
+                              for parent, days in reads(context.asset_graph, context.key, day).items())}
         return context.candidate_subset.compute_intersection_with_partition_keys(settled)
 
 

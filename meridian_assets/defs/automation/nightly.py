@@ -9,17 +9,18 @@ runs the scheduler across six missed nights).
 """
 
 import dagster as dg
-from dagster._core.storage.dagster_run import NOT_FINISHED_STATUSES
 from meridian_assets.contracts import SOURCES
 from meridian_assets.defs.automation.jobs import daily_job
 from meridian_assets.defs.automation.landing import TRIGGER_TAG
 from meridian_assets.defs.resources import LandingZone
-from meridian_assets.guard import upstream_problems
+from meridian_assets.guard import PARTITION_TAG, runnable
 from spark_jobs.layout import shift_day
 
 NIGHTLY_CRON = "0 1 * * *"
 
 RAW_SOURCES = {dg.AssetKey(c.asset_name): c.name for c in SOURCES.values()}
+FINISHED = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
+NOT_FINISHED = [status for status in dg.DagsterRunStatus if status not in FINISHED]
 
 
 def outstanding(instance: dg.DagsterInstance, graph, day: str, landing: LandingZone) -> tuple[list, list[str]]:
@@ -28,11 +29,8 @@ def outstanding(instance: dg.DagsterInstance, graph, day: str, landing: LandingZ
                if graph.get(key).is_materializable and day not in instance.get_materialized_partitions(key)]
     incomplete = {k for k in missing if k in RAW_SOURCES and not landing.drop(RAW_SOURCES[k], day).complete}
     waiting = [f"the {RAW_SOURCES[k]} drop has no _SUCCESS yet" for k in incomplete]
-    runnable = [k for k in missing if k not in incomplete]
-    in_run = {key: {day} for key in runnable}
-    held = {key: upstream_problems(instance, graph, key, {day}, in_run=in_run).get(day) for key in runnable}
-    reasons = waiting + [f"{key.to_user_string()}: {why[0]}" for key, why in held.items() if why]
-    return [key for key in runnable if not held[key]], reasons
+    ready, held = runnable(instance, graph, [k for k in missing if k not in incomplete], day)
+    return ready, waiting + [f"{key.to_user_string()}: {why[0]}" for key, why in held.items()]
 
 
 @dg.schedule(
@@ -45,7 +43,7 @@ def outstanding(instance: dg.DagsterInstance, graph, day: str, landing: LandingZ
 def nightly_schedule(context: dg.ScheduleEvaluationContext, landing: LandingZone):
     day = shift_day(context.scheduled_execution_time.date().isoformat(), -1)
     busy = context.instance.get_run_records(
-        dg.RunsFilter(statuses=NOT_FINISHED_STATUSES, tags={"dagster/partition": day}), limit=1
+        dg.RunsFilter(statuses=NOT_FINISHED, tags={PARTITION_TAG: day}), limit=1
     )
     if busy:
         return dg.SkipReason(f"{day}: run {busy[0].dagster_run.run_id} is working on it")

@@ -12,7 +12,9 @@ from meridian_assets.defs.ml import model as dtm
 from meridian_assets.defs.ml import store
 from meridian_assets.lake import Lake, content_version
 from meridian_assets.metadata import partition_link, readable
-from meridian_assets.guard import PASSED, check_outcomes, require_upstream_checks
+from meridian_assets.guard import PASSED, judgements, require_fit_inputs
+from meridian_assets.lineage import LEAVES_OUT_UNFIT
+from meridian_assets.quality import latest_materialization, on_their_days
 from meridian_assets.partitions import daily_partitions, training_window_and_holdout
 from spark_jobs.layout import TRAINING_WINDOW_AND_HOLDOUT, existing_partitions
 
@@ -48,6 +50,8 @@ def _importance_table(importance: pd.Series) -> str:
     group_name="ml",
     partitions_def=daily_partitions,
     deps=[dg.AssetDep(ML_TABLE, partition_mapping=training_window_and_holdout)],
+    # It needs D's table fit (its holdout), and leaves out the unfit days of its training window.
+    metadata={LEAVES_OUT_UNFIT: ML_TABLE},
     kinds={"scikitlearn", "python"},
     owners=["team:ml"],
     code_version=source_version(dtm, sys.modules[__name__]),
@@ -55,11 +59,9 @@ def _importance_table(importance: pd.Series) -> str:
 )
 def delivery_time_model(context: dg.AssetExecutionContext, lake: Lake):
     day = context.partition_key
-    *window, _ = TRAINING_WINDOW_AND_HOLDOUT.days(day, day)  # the training days, then D
     history, versions = read_ml_days(lake, day)
-    # History starts at the first day the lake has; a day missing after it is left out, with why.
-    first = min(history["date"], default=day)
-    guard = require_upstream_checks(context, history=[d for d in window if d >= first])
+    # A training day that is unfit, or missing after the platform's first day, is left out, with why.
+    guard = require_fit_inputs(context)
     train_rows, holdout = dtm.split(history, day, guard["left_out"])
     if not dtm.enough_to_train(train_rows, holdout):
         context.log.warning(
@@ -114,11 +116,6 @@ def delivery_time_model(context: dg.AssetExecutionContext, lake: Lake):
                 dtm.png_markdown(dtm.evaluation_png(holdout, candidate.predicted), "evaluation")),
         })
     )
-
-
-def gate_passed(instance: dg.DagsterInstance, day: str) -> bool:
-    """The evaluation gate's latest result for `day`: it ran before, in the same run (a blocking check)."""
-    return check_outcomes(instance, dg.AssetCheckKey(dg.AssetKey(MODEL), GATE), {day}).get(day) == PASSED
 
 
 def candidate_version(instance: dg.DagsterInstance, day: str) -> str:
@@ -211,21 +208,28 @@ def deployed_model(context: dg.AssetExecutionContext, config: Deployment, lake: 
         decision = {"outcome": "rolled back", "decision": f"Rolled back to {pointer['version']} "
                     f"(from {pointer['rolled_back_from']}) by a person"}
     else:
-        guard = require_upstream_checks(context)
+        guard = require_fit_inputs(context)
+        # Exactly the version the gate judged, if that judgement is of the day's newest candidate.
+        judgement = judgements(context.instance, dg.AssetCheckKey(dg.AssetKey(MODEL), GATE)).get(context.partition_key)
         candidate = candidate_version(context.instance, context.partition_key)
-        info, current = store.load_info(lake, candidate), store.deployed(lake)
-        reason = gate_reason(info["metrics"])
+        current = store.deployed(lake)
         kept = (current or {}).get("version", "none")
+        judged = judgement.evaluation.metadata["version"].value if judgement else None
         # Either way a decision, not a failure: the model in production stays, and says why.
-        if not gate_passed(context.instance, context.partition_key):
+        if not judgement or not judgement.current or judged != candidate:
             decision = {"outcome": "kept", "held_candidate": candidate,
-                        "decision": f"Candidate {candidate} held by the evaluation gate, {kept} stays: {reason}"}
-        elif why := overtaken(info, current):
+                        "decision": f"Candidate {candidate} is not deployed: the evaluation gate has not judged it "
+                        f"(its newest result judged {judged or 'nothing'}); {kept} stays"}
+        elif judgement.verdict != PASSED:
+            decision = {"outcome": "kept", "held_candidate": candidate,
+                        "decision": f"Candidate {candidate} held by the evaluation gate, {kept} stays: "
+                        f"{gate_reason(store.load_info(lake, candidate)['metrics'])}"}
+        elif why := overtaken(info := store.load_info(lake, candidate), current):
             decision = {"outcome": "kept", "held_candidate": candidate,
                         "decision": f"Candidate {candidate} passed its gate but is not deployed: {why}; {kept} stays"}
         else:
             store.promote(lake, candidate)
-            decision = {"outcome": "deployed", "decision": f"Deployed {candidate}: {reason}"}
+            decision = {"outcome": "deployed", "decision": f"Deployed {candidate}: {gate_reason(info['metrics'])}"}
     context.log.info(decision["decision"])
     return dg.MaterializeResult(metadata=readable({
         **decision, **in_production(lake), "forced_past_checks": guard["forced_past_checks"], **guard["forced"],
@@ -242,14 +246,20 @@ def deployed_model(context: dg.AssetExecutionContext, config: Deployment, lake: 
     f"t-test, one-sided at {thresholds.GATE_CONFIDENCE:.0%}). Otherwise the deployed model stays (a WARN: "
     "a decision, not a failure).",
 )
-def evaluation_gate(context: dg.AssetCheckExecutionContext, lake: Lake) -> dg.AssetCheckResult:
-    version = candidate_version(context.instance, context.partition_key)
+def evaluation_gate(context: dg.AssetCheckExecutionContext, lake: Lake):
+    # The candidate judged is the one its result names and targets: the day's newest, read once.
+    day = context.partition_key
+    judged = latest_materialization(context.instance, dg.AssetKey(MODEL), day)
+    if judged is None:
+        raise dg.Failure(f"no delivery_time_model materialized for {day}", allow_retries=False)
+    version = judged.asset_materialization.metadata["version"].value
     metrics = store.load_info(lake, version)["metrics"]
     deployed = store.deployed(lake)
     verdict, versus = dtm.gate_verdict(metrics), metrics.get("vs_deployed") or {}
     # A refusal is a decision (the seed's flag_regression branch), so WARN: the run stays green and
     # deployed_model records that the deployed model was kept.
-    return dg.AssetCheckResult(
+    result = dg.AssetCheckResult(
+        asset_key=MODEL, check_name=GATE,
         passed=verdict["passed"],
         severity=dg.AssetCheckSeverity.WARN,
         description=gate_reason(metrics),
@@ -268,6 +278,7 @@ def evaluation_gate(context: dg.AssetCheckExecutionContext, lake: Lake) -> dg.As
             "deployed_version": deployed["version"] if deployed else "none",
         }),
     )
+    yield from on_their_days(context, {day: result}, {day: judged})
 
 
 ml_assets = [delivery_time_model, deployed_model]

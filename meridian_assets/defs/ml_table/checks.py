@@ -6,7 +6,7 @@ import dagster as dg
 from meridian_assets import profiles
 from meridian_assets import thresholds as t
 from meridian_assets.contracts import SOURCES
-from meridian_assets.quality import Outcome, Partition, Rule, build_checks, category_psi, psi
+from meridian_assets.quality import INPUTS_FIT, Outcome, Partition, Rule, build_checks, category_psi, psi
 from spark_jobs.layout import PREVIOUS_7_DAYS
 
 SAME_DAY_FEATURES = [
@@ -102,6 +102,7 @@ def _drift(p: Partition) -> Outcome:
 
 
 ML_RULES = [
+    INPUTS_FIT,
     Rule("row_count", "One row per delivery of the day in raw_deliveries.", _row_count),
     _null_rule("same_day_null_rates", SAME_DAY_FEATURES, t.SAME_DAY_NULL_RATE_MAX, True,
                "the day's own route, weather and traffic features must be there."),
