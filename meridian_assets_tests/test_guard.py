@@ -9,8 +9,10 @@ import pytest
 
 import dagster as dg
 from meridian_assets.guard import (
-    FAILED, FORCE_BY_TAG, FORCE_REASON_TAG, FORCE_TAG, PASSED, WARNED, Fitness, check_outcomes, require_fit_inputs,
+    FAILED, FORCE_BY_TAG, FORCE_REASON_TAG, FORCE_TAG, PASSED, WARNED, Fitness, check_outcomes, judgements,
+    require_fit_inputs,
 )
+from meridian_assets.lineage import LEAVES_OUT_UNFIT
 from meridian_assets.partitions import daily_partitions
 
 DAY = "2026-11-01"
@@ -92,3 +94,70 @@ def test_a_person_forces_past_a_failed_check_only_saying_who_and_why():
         (materialization,) = forced.asset_materializations_for_node("guarded")
         assert {k: v.value for k, v in materialization.metadata.items()} == {
             "forced_by": "ana.lopez", "forced_reason": "vendor re-sent the day"}
+
+
+def window_location(verdicts: dict[str, bool]):
+    """upstream (a blocking ERROR check, passing on the days of `verdicts` marked True); `next_day`
+    reads upstream D-1 only; `trainer` reads D-2..D and leaves out the unfit days of it."""
+
+    @dg.asset(partitions_def=daily_partitions)
+    def upstream() -> None:
+        pass
+
+    @dg.asset_check(asset=upstream, blocking=True, partitions_def=daily_partitions)
+    def rule(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+        return dg.AssetCheckResult(passed=verdicts[context.partition_key])
+
+    @dg.asset(partitions_def=daily_partitions, deps=[dg.AssetDep(
+        upstream, partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1))])
+    def next_day() -> None:
+        pass
+
+    @dg.asset(partitions_def=daily_partitions, metadata={LEAVES_OUT_UNFIT: "upstream"}, deps=[dg.AssetDep(
+        upstream, partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-2, end_offset=0))])
+    def trainer(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        return dg.MaterializeResult(metadata={"left_out": sorted(require_fit_inputs(context)["left_out"])})
+
+    return dg.Definitions(assets=[upstream, next_day, trainer], asset_checks=[rule])
+
+
+DAYS = ["2026-10-30", "2026-10-31", DAY]
+
+
+def test_a_day_is_judged_by_the_days_it_reads_not_its_own():
+    definitions = window_location({"2026-10-30": True, "2026-10-31": False, DAY: True})
+    graph = definitions.resolve_asset_graph()
+    with dg.instance_for_test() as instance:
+        for day in DAYS:
+            dg.materialize(definitions.assets + definitions.asset_checks, selection=[UPSTREAM], partition_key=day,
+                           instance=instance, raise_on_error=False)
+        fitness = Fitness(instance, graph)
+        # next_day of DAY reads upstream of 10-31, which failed; of 10-31 it reads 10-30, which passed.
+        assert fitness.input_problems(dg.AssetKey("next_day"), DAY) == ["upstream.rule failed for 2026-10-31"]
+        assert fitness.input_problems(dg.AssetKey("next_day"), "2026-10-31") == []
+        # The trainer needs its own day and leaves the failed day of its window out, naming why.
+        assert fitness.input_problems(dg.AssetKey("trainer"), DAY) == []
+        assert fitness.left_out(dg.AssetKey("trainer"), DAY) == {"2026-10-31": ["upstream.rule failed for 2026-10-31"]}
+        trained = dg.materialize(definitions.assets + definitions.asset_checks, selection=["trainer"],
+                                 partition_key=DAY, instance=instance)
+        (materialization,) = trained.asset_materializations_for_node("trainer")
+        assert materialization.metadata["left_out"].value == ["2026-10-31"]
+        assert fitness.input_problems(dg.AssetKey("trainer"), "2026-10-31") == ["upstream.rule failed for 2026-10-31"]
+
+
+def test_a_result_counts_only_for_the_materialization_it_judged():
+    assets, checks = toy_location(True, dg.AssetCheckSeverity.ERROR, True)
+    graph = dg.Definitions(assets=assets, asset_checks=checks).resolve_asset_graph()
+    with dg.instance_for_test() as instance:
+        dg.materialize([*assets, *checks], selection=[UPSTREAM], partition_key=DAY, instance=instance)
+        assert Fitness(instance, graph).input_problems(GUARDED, DAY) == []
+        # Materialized again without its check: the pass judged the data before.
+        dg.materialize([*assets, *checks], selection=dg.AssetSelection.assets(UPSTREAM).without_checks(),
+                       partition_key=DAY, instance=instance)
+        assert Fitness(instance, graph).input_problems(GUARDED, DAY) == [
+            f"upstream.rule has not judged the latest materialization of {DAY}"]
+        (judged,) = judgements(instance, dg.AssetCheckKey(UPSTREAM, "rule")).values()
+        assert (judged.verdict, judged.current) == (PASSED, False)
+        blocked = dg.materialize([*assets, *checks], selection=[GUARDED], partition_key=DAY, instance=instance,
+                                 raise_on_error=False)
+        assert not blocked.success

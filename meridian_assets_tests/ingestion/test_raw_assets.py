@@ -329,8 +329,9 @@ def test_an_enormous_single_file_is_read_a_batch_at_a_time(landing, tmp_path, mo
 
 def test_range_run_ingests_every_day_in_one_run(landing, tmp_path):
     lake = tmp_path / "lake"
+    instance = dg.DagsterInstance.ephemeral()
     result = dg.materialize(
-        [*raw_assets, *raw_checks], resources=resources(landing, lake),
+        [*raw_assets, *raw_checks], resources=resources(landing, lake), instance=instance,
         tags={"dagster/asset_partition_range_start": DAY1, "dagster/asset_partition_range_end": DAY2},
     )
     assert result.success
@@ -342,5 +343,9 @@ def test_range_run_ingests_every_day_in_one_run(landing, tmp_path):
         judged.setdefault(evaluation.asset_check_key, []).append(evaluation.partition)
     assert len(judged) > len(SOURCES)
     assert all(sorted(days) == [DAY1, DAY2] for days in judged.values()), judged
+    # ... and each judges that day's materialization: current, as Dagster's own per-partition state says.
+    info = instance.event_log_storage.get_asset_check_partition_info(list(judged), partition_keys=[DAY1, DAY2])
+    assert len(info) == 2 * len(judged)
+    assert all(i.is_current and i.latest_execution_status.value == "SUCCEEDED" for i in info), info
 
 
