@@ -15,6 +15,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pytest
 
@@ -24,9 +25,13 @@ from meridian_assets.definitions import defs
 from meridian_assets import cli
 from meridian_assets.defs.ml import model as dtm
 from meridian_assets.defs.ml import store
-from meridian_assets.guard import FAILED, FORCE_BY_TAG, FORCE_REASON_TAG, FORCE_TAG, PASSED, check_outcomes
+from meridian_assets.defs.automation.alerts import run_alerts
+from meridian_assets.defs.ml.assets import candidate_version
+from meridian_assets.guard import (
+    FAILED, FORCE_BY_TAG, FORCE_REASON_TAG, FORCE_TAG, PASSED, Fitness, check_outcomes, judgements,
+)
 from meridian_assets_tests.pipeline.story import (
-    BAD_DAY, GOOD, MODEL, deploy_an_oracle, gate_outcome, partial_fleet, rewrite_gps, run,
+    BAD_DAY, GOOD, MODEL, NEXT_DAY, deploy_an_oracle, gate_outcome, partial_fleet, rewrite_gps, run, step_failures,
 )
 
 
@@ -200,3 +205,127 @@ def test_rollback_is_a_dagster_run_the_ui_shows(history, monkeypatch, capsys):
     assert record.asset_materialization.metadata["version"].value == restored["version"]
     assert record.asset_materialization.metadata["rolled_back_from"].value == current["version"]
     assert record.partition_key == store.load_info(Lake(root=str(lake)), restored["version"])["holdout"]
+
+
+def null_share(frame: pd.DataFrame, prefix: str) -> float:
+    return float(frame[[c for c in frame.columns if c.startswith(prefix)]].isna().to_numpy().mean())
+
+
+def test_the_night_after_a_stale_gps_day_is_held_then_healed_by_the_re_delivery(history):
+    """The seed's failure was the nights after the bad input. Day 9's GPS is a stale copy of day 8;
+    day 10 is clean, but its ml table reads day 9's GPS features: it is recorded unfit, no
+    candidate is judged on it, and later training leaves days 9 and 10 out, naming why. The
+    vendor re-delivers day 9; materializing days 9 and 10 again by hand heals both."""
+    root, instance = history
+    graph = defs().resolve_asset_graph()
+    lake = Lake(root=str(root / "lake"))
+    deployed_before = store.deployed(lake)
+    good_gps = root / "redelivery"
+    shutil.copytree(root / "landing" / "gps" / BAD_DAY, good_gps)
+    copy_of_day_8(root)
+
+    bad = run(root, instance, day=BAD_DAY)
+    assert not bad.success
+    assert {"not_a_copy", "times_in_partition_day"} <= failed_checks(instance, graph, "raw_gps_telemetry", BAD_DAY)
+    next_night = run(root, instance, day=NEXT_DAY)
+    assert not next_night.success  # ml_feature_table's inputs_fit, a blocking check, failed
+
+    # What was held: day 9's GPS features, day 10's ml table (built, recorded unfit), the model judged
+    # on day 10 and its deployment; and exactly that is what the day-9 alert says waits.
+    fitness = Fitness(instance, graph)
+    assert BAD_DAY not in instance.get_materialized_partitions(dg.AssetKey("gps_features"))
+    assert failed_checks(instance, graph, "ml_feature_table", NEXT_DAY) == {"inputs_fit"}
+    unfit = fitness.problems(dg.AssetKey("ml_feature_table"), NEXT_DAY)
+    assert f"gps_features is not materialized for {BAD_DAY}" in unfit
+    assert f"raw_gps_telemetry.not_a_copy failed for {BAD_DAY}" in unfit
+    for key in (MODEL, dg.AssetKey("deployed_model")):
+        assert NEXT_DAY not in instance.get_materialized_partitions(key)
+    assert store.deployed(lake) == deployed_before
+    (alert,) = [a for a in run_alerts(instance, graph, bad.run_id, "http://ui") if "raw_gps_telemetry" in a.headline]
+    assert alert.waiting_lines == [f"gps_features {BAD_DAY}", f"ml_feature_table {NEXT_DAY}",
+                                   f"delivery_time_model {NEXT_DAY}", f"deployed_model {NEXT_DAY}"]
+    # Every later training leaves both days out, naming why (what training itself asks).
+    later = fitness.left_out(MODEL, "2026-11-11")
+    assert set(later) == {BAD_DAY, NEXT_DAY}
+    assert f"ml_feature_table.inputs_fit failed for {NEXT_DAY}" in later[NEXT_DAY]
+
+    # The vendor re-delivers day 9; a person materializes days 9 and 10 again.
+    shutil.rmtree(root / "landing" / "gps" / BAD_DAY)
+    shutil.copytree(good_gps, root / "landing" / "gps" / BAD_DAY)
+    for day in (BAD_DAY, NEXT_DAY):
+        assert run(root, instance, day=day).success, day
+    healed = Fitness(instance, graph)
+    assert healed.problems(dg.AssetKey("ml_feature_table"), NEXT_DAY) == []
+    assert null_share(pd.read_parquet(root / "lake" / "ml_feature_table" / f"date={NEXT_DAY}"), "veh_prev_") < 0.5
+    assert healed.problems(MODEL, NEXT_DAY) == [], "a candidate trained on day 10 and judged by its gate"
+    assert healed.left_out(MODEL, "2026-11-11") == {}
+
+
+def test_deployment_promotes_exactly_the_candidate_the_gate_judged(history):
+    """Candidates for one day from several runs (a re-run beside automation): the gate judged the
+    first, the second is the newest. Deployment promotes neither; once a run trains a third and
+    its gate judges it, exactly that one, or nothing."""
+    root, instance = history
+    lake = Lake(root=str(root / "lake"))
+    day, before = GOOD[-1], store.deployed(lake)
+    gate = dg.AssetCheckKey(MODEL, "evaluation_gate")
+    first = judgements(instance, gate)[day].evaluation.metadata["version"].value
+    assert run(root, instance, day=day, select=dg.AssetSelection.assets(MODEL).without_checks()).success
+    second = candidate_version(instance, day)
+    assert second != first
+
+    unjudged = run(root, instance, day=day, select=dg.AssetSelection.assets("deployed_model"))
+    assert not unjudged.success
+    assert any("evaluation_gate has not judged the latest materialization" in m for m in step_failures(unjudged))
+    assert store.deployed(lake) == before
+
+    assert run(root, instance, day=day, select=dg.AssetSelection.assets(MODEL)).success  # with its gate
+    third = candidate_version(instance, day)
+    judged = judgements(instance, gate)[day]
+    assert (judged.evaluation.metadata["version"].value, judged.current) == (third, True)
+    deployment = run(root, instance, day=day, select=dg.AssetSelection.assets("deployed_model"))
+    assert deployment.success
+    (decision,) = deployment.asset_materializations_for_node("deployed_model")
+    assert third in decision.metadata["decision"].value
+    if decision.metadata["outcome"].value == "deployed":
+        assert judged.verdict == PASSED and store.deployed(lake)["version"] == third
+    else:
+        assert store.deployed(lake) == before
+
+
+def test_a_range_run_stopped_by_one_bad_day_leaves_its_good_days_to_automation(history):
+    """What the UI's backfill of data_backfill runs: one run for days 9..10, and day 9's GPS is
+    stale. Its blocking check stops every step after it, for both days. Automation then builds
+    what the good days need and what reads only them; day 10's ml table, which reads day 9's GPS
+    features, waits for the re-delivery."""
+    root, instance = history
+    definitions = defs()
+    cursor = dg.evaluate_automation_conditions(defs=definitions, instance=instance).cursor
+    copy_of_day_8(root)
+    backfill = run(root, instance, select=dg.AssetSelection.groups("raw_ingestion", "features", "ml_ready"),
+                   tags={"dagster/asset_partition_range_start": BAD_DAY, "dagster/asset_partition_range_end": NEXT_DAY})
+    assert not backfill.success
+    for day in (BAD_DAY, NEXT_DAY):
+        assert day not in instance.get_materialized_partitions(dg.AssetKey("gps_features")), "stopped in the run"
+    result = dg.evaluate_automation_conditions(defs=definitions, instance=instance, cursor=cursor)
+    requested = {key.to_user_string(): result.get_requested_partitions(key)
+                 for key in definitions.resolve_asset_graph().get_all_asset_keys() if result.get_num_requested(key)}
+    assert requested == {
+        "gps_features": {NEXT_DAY},
+        "ml_feature_table": {BAD_DAY},  # reads day 8's GPS features
+        "delivery_time_model": {BAD_DAY}, "deployed_model": {BAD_DAY},
+        "customer_features": {"2026-11-11"},  # reads day 10's snapshot and deliveries, both in
+    }
+
+
+def test_status_counts_every_good_day_judged_and_no_clock_check(history):
+    """After good days, `meridian status` shows no check "not judged": the unpartitioned freshness
+    checks judge the clock, not a day, and are not counted per day."""
+    _, instance = history
+    lines = cli.status(GOOD[0], GOOD[-1], instance, defs()).splitlines()
+    assert lines[0].split()[-2:] == ["not", "judged"]
+    rows = {line.split()[0]: line.split()[1:] for line in lines[1:]}
+    assert rows["raw_gps_telemetry"][0] == f"{len(GOOD)}/{len(GOOD)}"
+    for asset, (_, passed, warned, failed, not_judged) in rows.items():
+        assert (failed, not_judged) == ("0", "0"), asset
+    assert int(rows["raw_gps_telemetry"][1]) >= len(GOOD) * 5
