@@ -29,7 +29,8 @@ PACKAGES = ("meridian_assets", "spark_jobs")
 # Imported by the stages; they import no stage (meridian_assets.defs.*) themselves.
 SHARED = {"meridian_assets.partitions", "meridian_assets.contracts", "meridian_assets.lake",
           "meridian_assets.quality", "meridian_assets.guard", "meridian_assets.thresholds",
-          "meridian_assets.dbt_project", "meridian_assets.synthetic"}
+          "meridian_assets.dbt_project", "meridian_assets.synthetic", "meridian_assets.lineage",
+          "meridian_assets.dagster_private"}
 # The entry points that assemble or drive the location.
 ENTRY_POINTS = {"meridian_assets.definitions", "meridian_assets.cli"}
 
@@ -202,3 +203,11 @@ def test_every_entry_point_loads_the_same_code_location():
     name = {project["dagster"]["code_location_name"], project["dg"]["project"]["code_location_name"],
             entry["python_module"]["location_name"]}
     assert module == {"meridian_assets.definitions"} and len(name) == 1, (module, name)
+
+
+def test_private_dagster_names_are_imported_in_one_module_only():
+    """An upgrade that moves a private name breaks one module, which docs/ARCHITECTURE.md explains."""
+    importing = sorted(str(path.relative_to(ROOT)) for package in PACKAGES
+                       for path in (ROOT / package).rglob("*.py") if "dagster._" in path.read_text())
+    assert importing == ["meridian_assets/dagster_private.py"]
+    assert "dagster_private.py" in (ROOT / "docs" / "ARCHITECTURE.md").read_text()
