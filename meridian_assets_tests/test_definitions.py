@@ -1,6 +1,9 @@
 """The code location as a newcomer sees it: keys, groups, lineage, checks. A refactor that
 changes the graph has to change this file too."""
 
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,6 +13,8 @@ from meridian_assets.definitions import defs
 from meridian_assets.defs.ml_table.assets import dbt_environment
 from meridian_assets.defs.ml.provenance import CHECK
 from meridian_assets.partitions import daily_partitions
+
+PROJECT = Path(__file__).resolve().parents[1]
 
 GROUPS = {
     "landing": {"landing/gps", "landing/deliveries", "landing/weather", "landing/traffic", "landing/customers"},
@@ -187,3 +192,18 @@ def test_code_references_point_at_the_repository_when_one_is_configured(monkeypa
     node = defs().resolve_asset_graph().get(dg.AssetKey("gps_features"))
     (reference,) = node.metadata["dagster/code_references"].code_references
     assert reference.url.startswith("https://github.com/meridian-freight/platform/tree/main/meridian_assets/defs/features/")
+
+
+def test_the_cli_prints_no_warning_and_dg_checks_the_location_without_the_venv_on_path(tmp_path):
+    """A newcomer's commands: `meridian status` says nothing on stderr, and `dg check defs` loads the
+    location with the venv not activated (dbt is found beside the interpreter, not on PATH)."""
+    shutil.copy(PROJECT / "dagster.yaml", tmp_path / "dagster.yaml")
+    env = {"HOME": str(tmp_path), "PATH": "/usr/bin:/bin", "DAGSTER_HOME": str(tmp_path),
+           "MERIDIAN_LAKE": str(tmp_path / "lake"), "MERIDIAN_LANDING": str(tmp_path / "landing")}
+    status = subprocess.run([sys.executable, "-m", "meridian_assets.cli", "status", "2026-11-01", "2026-11-02"],
+                            cwd=PROJECT, env=env, capture_output=True, text=True, timeout=120)
+    assert status.returncode == 0 and status.stderr == "", status.stderr
+    check = subprocess.run([str(Path(sys.executable).with_name("dg")), "check", "defs"], cwd=PROJECT, env=env,
+                           capture_output=True, text=True, timeout=300)
+    assert check.returncode == 0, check.stdout[-2000:] + check.stderr[-2000:]
+    assert "All definitions loaded successfully." in check.stdout + check.stderr

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import shutil
 import subprocess
 import sys
 import time
@@ -91,6 +92,10 @@ class Webserver:
 
 @contextmanager
 def webserver(dagster_home: Path, env: dict[str, str], log: Path) -> Iterator[Webserver]:
+    """The webserver over `dagster_home`, with the instance settings the project ships (telemetry
+    and the first-visit "Join the community" dialog off) where the home has none of its own."""
+    if not (dagster_home / "dagster.yaml").exists():
+        shutil.copy(PROJECT / "dagster.yaml", dagster_home / "dagster.yaml")
     server = Webserver({"DAGSTER_HOME": str(dagster_home), **env}, log)
     try:
         server.wait_until_loaded()
@@ -101,15 +106,13 @@ def webserver(dagster_home: Path, env: dict[str, str], log: Path) -> Iterator[We
 
 @contextmanager
 def browser_page(base_url: str) -> Iterator[Page]:
-    """A Chromium page on the UI, as a person who has seen it before."""
+    """A Chromium page on the UI, as a newcomer opens it."""
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM)
         try:
             # Wide enough that the lineage fits and check names are not shortened.
             page = browser.new_page(base_url=base_url, viewport={"width": 2200, "height": 1300})
             page.set_default_timeout(60_000)
-            # What the dialog's "Skip" stores in the browser: the first-visit dialog stays shut.
-            page.add_init_script("window.localStorage.setItem('communityNux', JSON.stringify('1'))")
             yield page
         finally:
             browser.close()

@@ -23,7 +23,7 @@ from dagster_dbt import DbtCliResource
 from dagster_k8s import k8s_job_executor
 from dagster_pyspark import LazyPySparkResource
 
-from meridian_assets.dbt_project import meridian_dbt_project
+from meridian_assets.dbt_project import DBT_EXECUTABLE, meridian_dbt_project
 from meridian_assets.lake import Lake, checked_location
 
 from spark_jobs.session import SPARK_DEFAULTS
@@ -189,8 +189,5 @@ def from_environment() -> dict:
         # A value, not an EnvVar: Dagster resolves EnvVars in a resource's own fields only, and
         # inside spark_config one became the setting `spark.master.env`, leaving Spark on local[*].
         "pyspark": spark_resource(os.environ.get("MERIDIAN_SPARK_MASTER", "local[*]")),
-        # The dbt installed beside this interpreter: the venv need not be on PATH.
-        "dbt": DbtCliResource(
-            project_dir=meridian_dbt_project, dbt_executable=str(Path(sys.executable).with_name("dbt"))
-        ),
+        "dbt": DbtCliResource(project_dir=meridian_dbt_project, dbt_executable=DBT_EXECUTABLE),
     }

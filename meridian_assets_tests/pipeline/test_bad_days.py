@@ -26,6 +26,7 @@ from meridian_assets import cli
 from meridian_assets.defs.ml import model as dtm
 from meridian_assets.defs.ml import store
 from meridian_assets.defs.automation.alerts import run_alerts
+from meridian_assets.partitions import waiting_lines
 from meridian_assets.defs.ml.assets import candidate_version
 from meridian_assets.guard import (
     FAILED, FORCE_BY_TAG, FORCE_REASON_TAG, FORCE_TAG, PASSED, Fitness, check_outcomes, judgements,
@@ -244,6 +245,10 @@ def test_the_night_after_a_stale_gps_day_is_held_then_healed_by_the_re_delivery(
     (alert,) = [a for a in run_alerts(instance, graph, bad.run_id, "http://ui") if "raw_gps_telemetry" in a.headline]
     assert alert.waiting_lines == [f"gps_features {BAD_DAY}", f"ml_feature_table {NEXT_DAY}",
                                    f"delivery_time_model {NEXT_DAY}", f"deployed_model {NEXT_DAY}"]
+    # Inside its run Dagster also stopped what reads only day 8's GPS: said apart, as not held.
+    assert waiting_lines(alert.stopped) == [f"ml_feature_table {BAD_DAY}", f"delivery_time_model {BAD_DAY}",
+                                            f"deployed_model {BAD_DAY}"]
+    assert Fitness(instance, graph).input_problems(dg.AssetKey("ml_feature_table"), BAD_DAY) == []
     # Every later training leaves both days out, naming why (what training itself asks).
     later = fitness.left_out(MODEL, "2026-11-11")
     assert set(later) == {BAD_DAY, NEXT_DAY}

@@ -125,6 +125,13 @@ def test_the_webserver_listens_on_loopback_only_unless_told_otherwise(story):
     assert server.listening() == {"127.0.0.1"}
 
 
+def test_a_newcomer_sees_no_community_dialog_and_the_instance_sends_no_telemetry(story):
+    root, server, _ = story
+    assert server.graphql("{ shouldShowNux }")["shouldShowNux"] is False
+    settings = dg.DagsterInstance.from_config(str(root / "dagster_home")).get_settings("telemetry")
+    assert settings == {"enabled": False}
+
+
 def test_graphql_lineage_has_every_edge_and_group(story):
     _, server, _ = story
     nodes = server.graphql("{ assetNodes { assetKey { path } groupName dependencyKeys { path } } }")["assetNodes"]

@@ -41,6 +41,7 @@ CHECK_FAILED = "DagsterAssetCheckFailedError"
 STEP_ERROR_WRAPPER = "DagsterExecutionStepExecutionError"  # its cause is the user's exception
 FINISHED = (dg.DagsterEventType.RUN_SUCCESS, dg.DagsterEventType.RUN_FAILURE)
 WILL_RETRY_TAG = "dagster/will_retry"  # set on a failed run the daemon retries
+STOPPED = "Not built by this run, though fit (automation or the nightly schedule builds them)"
 READ = {dg.DagsterEventType.ASSET_CHECK_EVALUATION, dg.DagsterEventType.STEP_FAILURE,
         dg.DagsterEventType.RUN_CANCELING, dg.DagsterEventType.RUN_FAILURE}
 
@@ -52,15 +53,21 @@ class Alert:
     run_url: str
     details: list[str] = field(default_factory=list)
     waiting: dict[dg.AssetKey, list[str]] = field(default_factory=dict)
+    # Not built by the run because a step before them failed, though they read no failed day.
+    stopped: dict[dg.AssetKey, list[str]] = field(default_factory=dict)
 
     @property
     def waiting_lines(self) -> list[str]:
         return waiting_lines(self.waiting)
 
     @property
+    def stopped_line(self) -> list[str]:
+        return [f"{STOPPED}: {'; '.join(waiting_lines(self.stopped))}"] if self.stopped else []
+
+    @property
     def text(self) -> str:
         waiting = "Waiting downstream: " + ("; ".join(self.waiting_lines) or "nothing")
-        return "\n".join([self.headline, *self.details, waiting, f"Run: {self.run_url}"])
+        return "\n".join([self.headline, *self.details, waiting, *self.stopped_line, f"Run: {self.run_url}"])
 
     def payload(self) -> dict:
         """Slack's incoming-webhook form: `text` for notifications, `blocks` for the message."""
@@ -69,7 +76,8 @@ class Alert:
             "text": self.text,
             "blocks": [
                 {"type": "section", "text": {"type": "mrkdwn", "text": "\n".join([f"*{self.headline}*", *self.details])}},
-                {"type": "section", "text": {"type": "mrkdwn", "text": f"*Waiting downstream*\n{waiting}"}},
+                {"type": "section", "text": {"type": "mrkdwn", "text": "\n".join([f"*Waiting downstream*\n{waiting}",
+                                                                                  *self.stopped_line])}},
                 {"type": "context", "elements": [{"type": "mrkdwn", "text": f"<{self.run_url}|Open the run>"}]},
             ],
         }
@@ -109,7 +117,8 @@ def _late(graph, evaluation) -> tuple[str, str]:
     return day, f"{deadline:%Y-%m-%d %H:%M} {tz}"
 
 
-def _check_alert(graph, run_id: str, url: str, kind: str, days: set[str], failed: list) -> Alert:
+def _check_alert(graph, run_id: str, url: str, kind: str, days: set[str], failed: list,
+                 stopped: dict[dg.AssetKey, set[str]]) -> Alert:
     asset = failed[0].asset_key
     name, label = asset.to_user_string(), day_ranges(days)
     if kind == "late":
@@ -134,11 +143,17 @@ def _check_alert(graph, run_id: str, url: str, kind: str, days: set[str], failed
                      if {"value", "threshold"} <= meta.keys() else evaluation.description or "failed")
             details.append(f"{evaluation.check_name}: {shown}")
     # A held candidate leaves nothing waiting: deployed_model records that the deployed model stays.
-    waiting = {} if kind in NOTICES.values() else held_downstream(graph, [asset], days)
-    return Alert(f"{run_id}/{kind}/{name}/{label}", headline, url, details, waiting)
+    if kind in NOTICES.values():
+        return Alert(f"{run_id}/{kind}/{name}/{label}", headline, url, details)
+    waiting = held_downstream(graph, [asset], days)
+    # Inside a run Dagster stops every step after a failed blocking check, whatever days they read.
+    fit = {key: sorted(d - set(waiting.get(key, []))) for key, d in stopped.items()}
+    return Alert(f"{run_id}/{kind}/{name}/{label}", headline, url, details, waiting,
+                 {key: fit[key] for key in graph.toposorted_asset_keys if fit.get(key)})
 
 
-def _check_alerts(instance, graph, run_id: str, url: str, run_days: set[str], evaluations: list) -> list[Alert]:
+def _check_alerts(instance, graph, run_id: str, url: str, run_days: set[str], evaluations: list,
+                  stopped: dict[dg.AssetKey, set[str]]) -> list[Alert]:
     """One alert per asset partition with failed ERROR checks (late or failed), and a notice per
 candidate the gate held."""
     groups: dict[tuple[str, dg.AssetKey, frozenset[str]], list] = {}
@@ -155,7 +170,8 @@ candidate the gate held."""
             # A range run records one result for all its days.
             kind, days = NOTICES.get(check_key, "check"), {evaluation.partition} if evaluation.partition else run_days
         groups.setdefault((kind, evaluation.asset_key, frozenset(days)), []).append(evaluation)
-    return [_check_alert(graph, run_id, url, kind, set(days), failed) for (kind, _, days), failed in groups.items()]
+    return [_check_alert(graph, run_id, url, kind, set(days), failed, stopped)
+            for (kind, _, days), failed in groups.items()]
 
 
 def _planned_assets(instance, run, steps: set[str] | None) -> set[dg.AssetKey]:
@@ -169,6 +185,14 @@ def _planned_assets(instance, run, steps: set[str] | None) -> set[dg.AssetKey]:
                 if key is not None:
                     keys.add(key if isinstance(key, dg.AssetKey) else key.asset_key)
     return keys
+
+
+def _not_started(instance, run, days: set[str]) -> dict[dg.AssetKey, set[str]]:
+    """The assets of the run's plan whose steps never started, with the run's days."""
+    started = {e.dagster_event.step_key for e in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_START)}
+    plan = instance.get_execution_plan_snapshot(run.execution_plan_snapshot_id) if run.execution_plan_snapshot_id else None
+    return {output.entity_key: set(days) for step in (plan.steps if plan else []) if step.key not in started
+            for output in step.outputs if isinstance(output.entity_key, dg.AssetKey)}
 
 
 def _error_head(error) -> str:
@@ -216,7 +240,7 @@ def run_alerts(instance: dg.DagsterInstance, graph, run_id: str, ui_url: str) ->
     days = run_days(instance, run_id)
     url = f"{ui_url}/runs/{run_id}"
     evaluations = [e.asset_check_evaluation_data for e in events if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION]
-    alerts = _check_alerts(instance, graph, run_id, url, days, evaluations)
+    alerts = _check_alerts(instance, graph, run_id, url, days, evaluations, _not_started(instance, run, days))
     failure = _run_failure_alert(instance, graph, run, url, days, events)
     forced = _forced_alert(instance, run, url, days)
     return [a for a in (forced, *alerts, failure) if a]

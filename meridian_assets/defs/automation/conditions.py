@@ -10,6 +10,8 @@ failures. Training and deployment follow only for the newest day of the ml table
 old day retrains today's model, and never deploys a model trained on older data.
 """
 
+import warnings
+
 import dagster as dg
 
 from meridian_assets.dagster_private import SubsetAutomationCondition
@@ -134,13 +136,16 @@ CONDITIONS = {"features": follows_inputs, "ml_ready": follows_inputs, "ml": foll
 
 
 # Evaluated in the code location's process: the conditions above run Python of this package.
-automation_sensor = dg.AutomationConditionSensorDefinition(
-    "downstream_automation",
-    target=dg.AssetSelection.groups(*CONDITIONS),
-    use_user_code_server=True,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    minimum_interval_seconds=30,
-)
+# (`use_user_code_server` is Beta in Dagster 1.13: said once here, not on every command's stderr.)
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", dg.BetaWarning)
+    automation_sensor = dg.AutomationConditionSensorDefinition(
+        "downstream_automation",
+        target=dg.AssetSelection.groups(*CONDITIONS),
+        use_user_code_server=True,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        minimum_interval_seconds=30,
+    )
 
 
 def with_automation(assets: list) -> list:
