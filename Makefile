@@ -42,16 +42,17 @@ manifest: $(MANIFEST)
 $(MANIFEST): $(VENV)/.installed dbt_project/dbt_project.yml $(shell find dbt_project/models dbt_project/macros dbt_project/tests -type f)
 	$(VENV)/bin/dagster-dbt project prepare-and-package --file meridian_assets/dbt_project.py
 
-# Day by day, as the nightly schedule runs it, from the first day on (history starts empty):
-# each day's checks are recorded per partition (the UI's checks tab), and each day's model is
-# gated against the one deployed before it. Each run is launched as the UI launches one (in its
-# own process, through the code location), so the UI's Overview, timeline and jobs show them.
+# From the first day on (history starts empty): the ten days' data in one range run, as the UI's
+# backfill of data_backfill builds them (each check recorded on its own day, the UI's checks tab),
+# then each day's model in order, gated against the one deployed before it. Each run is launched
+# as the UI launches one (in its own process, through the code location), so the UI's Overview,
+# timeline and jobs show them.
 run: install $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml
 	$(PY) -m meridian_assets.synthetic $(MERIDIAN_LANDING) $(DEMO_START) $(DEMO_END) --vehicles $(VEHICLES) \
 	  --truth $(TRUTH)
-	@echo "per day, in order, its four stage runs (runs' output: $(DAGSTER_HOME)/runs.log)"
-	$(PY) -m meridian_assets.cli launch $(DEMO_START) $(DEMO_END) --log $(DAGSTER_HOME)/runs.log \
-	  || echo "some runs did not succeed: the summary below and the UI (make dev) say where"
+	@echo "the days' data in one run, then each day's model (runs' output: $(DAGSTER_HOME)/runs.log)"
+	$(PY) -m meridian_assets.cli launch $(DEMO_START) $(DEMO_END) --backfill data_backfill --jobs daily_model \
+	  --log $(DAGSTER_HOME)/runs.log || echo "some runs did not succeed: the summary below and the UI (make dev) say where"
 	$(PY) -m meridian_assets.cli status $(DEMO_START) $(DEMO_END) --require-deployed
 	$(PY) -m meridian_assets.cli evaluate --truth $(TRUTH)
 

@@ -21,7 +21,7 @@ from meridian_assets.defs.automation.jobs import backfill_job, daily_job, stage_
 from meridian_assets.defs.ml import model as dtm
 from meridian_assets.defs.ml import store
 from meridian_assets.defs.ml.assets import GATE, ML_TABLE, MODEL, Deployment, candidate_version, deployed_model, gate_reason
-from meridian_assets.guard import FAILED, PARTITION_TAG, PASSED, WARNED, judgements, runnable
+from meridian_assets.guard import FAILED, PARTITION_TAG, PASSED, RANGE_TAGS, WARNED, judgements, runnable
 from meridian_assets.lake import Lake
 from spark_jobs.layout import days_between
 
@@ -175,15 +175,17 @@ def wait_for(instance: dg.DagsterInstance, run_id: str) -> dg.DagsterRun:
     return run
 
 
-def launch(instance: dg.DagsterInstance, jobs: list[str], days: list[str], workspace_file: str, log: Path) -> int:
-    """Each day in order, the `jobs` in order, each run launched as the webserver launches one: in
-    its own process through the code location of `workspace_file`, so it records its origin and
-    the UI's Overview, timeline and job pages show it (`dg launch` runs in process, with none).
-    Each run selects what the one decision of what runs next allows (`guard.runnable`, as
-    automation and the nightly schedule): an asset whose inputs are unfit is held, and said why.
-    A day stops at its first run that does not succeed. The queue is skipped: the runs go one
-    after another. The code server's and the runs' output go to `log`; a line per day to stdout.
-    Returns how many days stopped."""
+def launch(instance: dg.DagsterInstance, jobs: list[str], days: list[str], workspace_file: str, log: Path,
+           backfill: str | None = None) -> int:
+    """The `backfill` job's assets over all `days` in one run, as the UI's backfill runs them (one
+    Spark job per feature group, one dbt build); then each day in order, the `jobs` in order. Each
+    run is launched as the webserver launches one: in its own process through the code location of
+    `workspace_file`, so it records its origin and the UI's Overview, timeline and job pages show
+    it (`dg launch` runs in process, with none). Each day's run selects what the one decision of
+    what runs next allows (`guard.runnable`, as automation and the nightly schedule): an asset
+    whose inputs are unfit is held, and said why. A day stops at its first run that does not
+    succeed. The queue is skipped: the runs go one after another. The code server's and the runs'
+    output go to `log`; a line per run or day to stdout. Returns how many runs failed."""
     from meridian_assets.definitions import defs
 
     graph = defs().resolve_asset_graph()
@@ -191,18 +193,25 @@ def launch(instance: dg.DagsterInstance, jobs: list[str], days: list[str], works
     stopped = 0
     with open(log, "a") as logged, redirect_fds(logged) as out, \
             code_location(instance, workspace_file) as (workspace, location, repository):
+
+        def launched(name: str, tags: dict[str, str], keys) -> dg.DagsterRun:
+            checks = {c for c in named[name].selection.resolve_checks(graph) if c.asset_key in keys}
+            run = create_run(instance, location, repository, name, tags, keys, checks)
+            instance.launch_run(run.run_id, workspace)
+            return wait_for(instance, run.run_id)
+
+        if backfill:
+            run = launched(backfill, dict(zip(RANGE_TAGS, (days[0], days[-1]))), named[backfill].selection.resolve(graph))
+            print(f"  {days[0]}..{days[-1]}: {backfill} {run.status.value.lower()} (run {run.run_id})", file=out, flush=True)
+            stopped += run.status != dg.DagsterRunStatus.SUCCESS
         for day in days:
             held: dict[dg.AssetKey, list[str]] = {}
             for name in jobs:
-                job = named[name]
-                ready, held_now = runnable(instance, graph, job.selection.resolve(graph), day)
+                ready, held_now = runnable(instance, graph, named[name].selection.resolve(graph), day)
                 held |= held_now
                 if not ready:
                     continue
-                checks = {c for c in job.selection.resolve_checks(graph) if c.asset_key in ready}
-                run = create_run(instance, location, repository, name, {PARTITION_TAG: day}, ready, checks)
-                instance.launch_run(run.run_id, workspace)
-                run = wait_for(instance, run.run_id)
+                run = launched(name, {PARTITION_TAG: day}, ready)
                 if run.status != dg.DagsterRunStatus.SUCCESS:
                     print(f"  {day}: stopped, {name} {run.status.value.lower()} (run {run.run_id})", file=out, flush=True)
                     stopped += 1
@@ -230,6 +239,8 @@ def main(argv: list[str] | None = None) -> int:
     launching.add_argument("end")
     launching.add_argument("--jobs", default=",".join(j.name for j in stage_jobs),
                            help="comma-separated, run in order per day (default: the day's stages)")
+    launching.add_argument("--backfill", help="first, this job's assets over the whole range in one run "
+                           "(as the UI's backfill of it), e.g. data_backfill")
     launching.add_argument("-w", "--workspace", default="workspace.yaml")
     launching.add_argument("--log", type=Path, default=Path(os.environ.get("DAGSTER_HOME", ".")) / "runs.log",
                            help="the runs' output (default $DAGSTER_HOME/runs.log)")
@@ -241,8 +252,8 @@ def main(argv: list[str] | None = None) -> int:
 
         return synthetic.main(rest) or 0
     if args.command == "launch":
-        stopped = launch(dg.DagsterInstance.get(), args.jobs.split(","), days_between(args.start, args.end),
-                         args.workspace, args.log)
+        stopped = launch(dg.DagsterInstance.get(), [j for j in args.jobs.split(",") if j],
+                         days_between(args.start, args.end), args.workspace, args.log, args.backfill)
         return 1 if stopped else 0
     from meridian_assets.definitions import defs
 
