@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -211,3 +212,14 @@ def test_private_dagster_names_are_imported_in_one_module_only():
                        for path in (ROOT / package).rglob("*.py") if "dagster._" in path.read_text())
     assert importing == ["meridian_assets/dagster_private.py"]
     assert "dagster_private.py" in (ROOT / "docs" / "ARCHITECTURE.md").read_text()
+
+
+def test_the_code_location_loads_without_the_model_libraries():
+    """Every run, sensor tick and CLI call loads the location: scikit-learn, scipy and matplotlib
+    load in the steps that use them (training, the gate, drift), not there."""
+    heavy = ("sklearn", "scipy", "matplotlib")
+    loaded = subprocess.run(
+        [sys.executable, "-c", f"import sys, meridian_assets.definitions; print([m for m in {heavy} if m in sys.modules])"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert loaded.returncode == 0, loaded.stderr[-2000:]
+    assert loaded.stdout.strip() == "[]"

@@ -5,15 +5,13 @@ from __future__ import annotations
 import base64
 import io
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from scipy import stats
-from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import HistGradientBoostingRegressor
-from sklearn.inspection import permutation_importance
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OrdinalEncoder
+
+if TYPE_CHECKING:  # scikit-learn and scipy load in the model's step, not with the code location
+    from sklearn.pipeline import Pipeline
 
 from meridian_assets import thresholds
 
@@ -48,6 +46,11 @@ def _inputs(frame: pd.DataFrame) -> pd.DataFrame:
 
 def train(frame: pd.DataFrame, seed: int = 0) -> Pipeline:
     """Gradient boosting: handles missing history (nulls) natively, no imputation to invent."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import HistGradientBoostingRegressor
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OrdinalEncoder
+
     encoder = ColumnTransformer(
         [("categories", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan,
                                        encoded_missing_value=np.nan), CATEGORICAL)],
@@ -105,6 +108,8 @@ def paired_difference(candidate, deployed, actual, confidence: float = threshold
     each side (paired t). Per delivery the difference of absolute errors is bounded by the two
     predictions' difference, so it does not inherit the delays' heavy tail: the t-interval holds
     on a day's ~1,000 deliveries."""
+    from scipy import stats
+
     actual = np.asarray(actual, float)
     diff = np.abs(np.asarray(candidate, float) - actual) - np.abs(np.asarray(deployed, float) - actual)
     mean = float(diff.mean())
@@ -160,6 +165,8 @@ def training_sample(frame: pd.DataFrame, day: str) -> pd.DataFrame:
 
 def importances(model: Pipeline, frame: pd.DataFrame, seed: int = 0) -> pd.Series:
     """Permutation importance on (a sample of) the holdout: what the model really leans on, in minutes of MAE."""
+    from sklearn.inspection import permutation_importance
+
     frame = frame.sample(n=min(len(frame), thresholds.MODEL_IMPORTANCE_ROWS), random_state=seed)
     result = permutation_importance(
         model, _inputs(frame), frame[LABEL].astype("float64"), n_repeats=3, random_state=seed,
