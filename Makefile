@@ -66,11 +66,13 @@ screenshots: install $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml
 	@test -d $(DAGSTER_HOME)/history || { echo "no runs in $(DAGSTER_HOME): run 'make run' first"; exit 1; }
 	$(PY) scripts/screenshots.py docs/img
 
-# pytest parses the dbt project once (conftest.py). Each service a test needs (PostgreSQL, a Spark
-# cluster, moto's S3 server, the daemon, the webserver, Chromium) is started by its test and
-# stopped at the end.
+# pytest parses the dbt project once (conftest.py), then runs the tests on both cores (pytest-xdist:
+# each worker has one Spark session; the story's eight good days are built once, for both). Each
+# service a test needs (PostgreSQL, a Spark cluster, moto's S3 server, the daemon, the webserver,
+# Chromium) is started by its test on a port of its own and stopped at the end.
+TEST_WORKERS ?= 2
 test: install $(DAGSTER_HOME)/dagster.yaml
-	$(PY) -m pytest -q meridian_assets_tests
+	$(PY) -m pytest -q -n $(TEST_WORKERS) meridian_assets_tests
 
 # docs/BENCHMARKS.md: the feature groups at 1,000, 10,000 and 40,000 vehicles (~5-6 min); raw GPS
 # ingestion of a 40,000-vehicle day, streamed against a whole-day pandas reference, and its

@@ -20,8 +20,11 @@ from spark_jobs.session import build_session  # noqa: E402
 def pytest_configure(config):
     """`@dbt_assets` read the manifest at import: parse once, before test modules are collected.
 
-    `prepare_if_dev()` does nothing outside `dagster dev`, and CI starts from a clean clone.
+    `prepare_if_dev()` does nothing outside `dagster dev`, and CI starts from a clean clone. Under
+    pytest-xdist the controller parses, before it starts the workers, which only read the manifest.
     """
+    if hasattr(config, "workerinput"):
+        return
     from dbt.cli.main import dbtRunner
 
     from meridian_assets.dbt_project import DBT_PROJECT_DIR

@@ -129,3 +129,11 @@ def test_a_day_its_run_materializes_during_the_tick_is_not_asked_again(platform,
 
     monkeypatch.setattr(AssetGraphView, "compute_run_in_progress_subset", finished_meanwhile)
     assert "route_features" not in platform.tick()
+
+
+def test_a_tick_runs_each_day_in_one_run_not_a_backfill():
+    """`_requested` counts what a tick requests as built first in the same run; a backfill would
+    run each asset in runs of its own, training before its table's checks (test_daemon.py)."""
+    from meridian_assets.defs.automation.conditions import automation_sensor
+
+    assert automation_sensor.emit_backfills is False

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 import dagster as dg
 from meridian_assets.lake import Lake
@@ -19,10 +21,26 @@ BACKFILLED = GOOD[:6]  # its csv.gz day included; days 7 and 8 then run one by o
 
 
 @pytest.fixture(scope="session")
-def good_history(tmp_path_factory, spark):
-    """Eight good days from an empty instance and lake: the first six days' data in one range
-    run, as a backfill builds them, and their models day by day; then each day with every asset."""
-    root = tmp_path_factory.mktemp("history")
+def good_history(tmp_path_factory, spark, worker_id):
+    """Eight good days from an empty instance and lake, built once per test run: with pytest-xdist
+    the first worker to ask builds them in the run's shared folder, under a lock, and the others
+    read them (every test works on a copy)."""
+    if worker_id == "master":
+        return build_good_history(tmp_path_factory.mktemp("history"))
+    shared = tmp_path_factory.getbasetemp().parent  # this run's folder, common to its workers
+    root = shared / "history"
+    with FileLock(str(shared / "history.lock")):
+        if not (root / "built").exists():
+            shutil.rmtree(root, ignore_errors=True)
+            build_good_history(root)
+            (root / "built").touch()
+    return root
+
+
+def build_good_history(root: Path) -> Path:
+    """The first six days' data in one range run, as a backfill builds them, and their models
+    day by day; then each day with every asset."""
+    root.mkdir(parents=True, exist_ok=True)
     for day in [*GOOD, BAD_DAY, NEXT_DAY]:
         write_day(root / "landing", day, vehicles=VEHICLES, seed=SEED,
                   gps_format="csv.gz" if day == CSV_DAY else "parquet", truth=root / "truth")

@@ -137,6 +137,10 @@ CONDITIONS = {"features": follows_inputs, "ml_ready": follows_inputs, "ml": foll
 
 # Evaluated in the code location's process: the conditions above run Python of this package.
 # (`use_user_code_server` is Beta in Dagster 1.13: said once here, not on every command's stderr.)
+# One run per day, never a backfill: what a tick requests for a day then runs in one run, each
+# asset after the blocking checks of what it reads (`_requested` counts on it). A backfill of a
+# multi-day tick started training in a run of its own as soon as the day's table was written,
+# before the table's checks had judged it, and the guard refused it.
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", dg.BetaWarning)
     automation_sensor = dg.AutomationConditionSensorDefinition(
@@ -145,6 +149,7 @@ with warnings.catch_warnings():
         use_user_code_server=True,
         default_status=dg.DefaultSensorStatus.RUNNING,
         minimum_interval_seconds=30,
+        emit_backfills=False,
     )
 
 
