@@ -72,7 +72,7 @@ screenshots: install $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml
 # Chromium) is started by its test on a port of its own and stopped at the end.
 TEST_WORKERS ?= 2
 test: install $(DAGSTER_HOME)/dagster.yaml
-	$(PY) -m pytest -q -n $(TEST_WORKERS) meridian_assets_tests
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --durations=15 meridian_assets_tests
 
 # docs/BENCHMARKS.md: what everyone waits for, from a fresh clone (make run, the location's
 # imports, make test: ~25 min, first, on a machine with nothing else running); the feature groups at 1,000, 10,000 and 40,000 vehicles (~5-6 min); raw GPS
