@@ -140,6 +140,12 @@ def _env(name: str, default: str | None) -> str | dg.EnvVar | None:
     return dg.EnvVar(name) if name in os.environ else default
 
 
+def sensor_interval(seconds: int) -> int:
+    """A sensor's minimum interval between ticks: `seconds`, or MERIDIAN_SENSOR_INTERVAL_SECONDS for
+    every sensor when set (the tests' daemons tick every few seconds)."""
+    return int(os.environ.get("MERIDIAN_SENSOR_INTERVAL_SECONDS", seconds))
+
+
 def git_remote() -> tuple[str, str] | None:
     """MERIDIAN_GIT_URL (a repository's web address) and MERIDIAN_GIT_BRANCH (default main), if set:
     code references in the UI then open the source there rather than on this machine."""

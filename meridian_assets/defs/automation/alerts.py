@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
+from meridian_assets.defs.resources import sensor_interval
 from meridian_assets.guard import FINISHED_CHECK, FORCE_BY_TAG, FORCE_REASON_TAG, FORCE_TAG, run_days
 from meridian_assets.lineage import held_downstream
 from meridian_assets.metadata import ui_url
@@ -279,7 +280,7 @@ def _last_finished(instance: dg.DagsterInstance) -> int:
 
 
 @dg.sensor(
-    minimum_interval_seconds=20,
+    minimum_interval_seconds=sensor_interval(20),
     default_status=dg.DefaultSensorStatus.RUNNING,
     description=f"Posts an alert per failed ERROR check, late partition, held or stale model and failed run to "
     f"${WEBHOOK_ENV} (Slack-compatible JSON), each once; starts with the runs that finish after it is on.",

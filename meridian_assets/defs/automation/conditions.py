@@ -15,6 +15,7 @@ import warnings
 import dagster as dg
 
 from meridian_assets.dagster_private import SubsetAutomationCondition
+from meridian_assets.defs.resources import sensor_interval
 from meridian_assets.guard import Fitness
 from meridian_assets.lineage import reads
 
@@ -148,7 +149,7 @@ with warnings.catch_warnings():
         target=dg.AssetSelection.groups(*CONDITIONS),
         use_user_code_server=True,
         default_status=dg.DefaultSensorStatus.RUNNING,
-        minimum_interval_seconds=30,
+        minimum_interval_seconds=sensor_interval(30),
         emit_backfills=False,
     )
 

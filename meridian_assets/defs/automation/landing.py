@@ -12,7 +12,7 @@ import json
 
 import dagster as dg
 from meridian_assets.contracts import SOURCES
-from meridian_assets.defs.resources import LandingZone, Sentinel
+from meridian_assets.defs.resources import LandingZone, Sentinel, sensor_interval
 from meridian_assets.partitions import not_a_partition
 
 TRIGGER_TAG = "meridian/trigger"
@@ -54,7 +54,7 @@ def new_deliveries(
 @dg.sensor(
     description="Requests the ingestion of a day's drops once their _SUCCESS sentinel is written, "
     "again when a vendor re-delivers the day (a newer sentinel), never twice for one delivery.",
-    minimum_interval_seconds=30,
+    minimum_interval_seconds=sensor_interval(30),
     default_status=dg.DefaultSensorStatus.RUNNING,
     asset_selection=dg.AssetSelection.groups("raw_ingestion"),
 )

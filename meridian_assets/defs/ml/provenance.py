@@ -10,6 +10,7 @@ and the next candidate trains on the corrected days. The same data written again
 import dagster as dg
 from meridian_assets.defs.ml import store
 from meridian_assets.defs.ml.assets import ML_TABLE, deployed_model
+from meridian_assets.defs.resources import sensor_interval
 from meridian_assets.lake import CONTENT_VERSIONS, Lake
 from meridian_assets.metadata import readable
 
@@ -79,7 +80,7 @@ provenance_job = dg.define_asset_job(
 
 @dg.sensor(
     job=provenance_job,
-    minimum_interval_seconds=60,
+    minimum_interval_seconds=sensor_interval(60),
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Runs trained_on_current_data when a day the deployed model learned from is "
     "materialized again with other data; starts with the materializations after it is on.",
