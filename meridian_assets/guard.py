@@ -88,11 +88,6 @@ def judgements(instance: dg.DagsterInstance, check_key: dg.AssetCheckKey,
     return found
 
 
-def check_outcomes(instance: dg.DagsterInstance, check_key: dg.AssetCheckKey, days: set[str]) -> dict[str, str]:
-    """The verdict of the check's newest finished result per day of `days`, current or not."""
-    return {day: j.verdict for day, j in judgements(instance, check_key).items() if day in days}
-
-
 class Fitness:
     """Whether partitions are fit to use, as the instance says now. `pending` holds the partitions
     a run will build before the one asked about: their own checks will be judged there, so only
@@ -104,12 +99,14 @@ class Fitness:
         self.materialized = cache(lambda key: latest_materializations(instance, key))
         self.judged = cache(lambda check_key: judgements(instance, check_key, self.materialized(check_key.asset_key)))
         self._problems: dict[tuple[dg.AssetKey, str], list[str]] = {}
+        self._roots = [k for k in graph.toposorted_asset_keys
+                       if graph.get(k).is_materializable and not graph.has_materializable_parents(k)]
+        self._first_materialized = cache(lambda key: min(self.materialized(key), default=None))
 
     @property
     def first_day(self) -> str | None:
-        roots = [k for k in self.graph.toposorted_asset_keys
-                 if self.graph.get(k).is_materializable and not self.graph.has_materializable_parents(k)]
-        days = [d for k in roots for d in (*self.materialized(k), *self.pending.get(k, ()))]
+        """The first day any drop was ingested, or will be in the run asked about (`pending`)."""
+        days = [d for k in self._roots for d in (self._first_materialized(k), *self.pending.get(k, ())) if d]
         return min(days, default=None)
 
     def own_problems(self, key: dg.AssetKey, day: str) -> list[str]:
@@ -141,7 +138,7 @@ class Fitness:
                 found: list[str] = []  # before the platform's first day: no history yet
             else:
                 found = [*self.own_problems(key, day), *self.input_problems(key, day)]
-            self._problems[key, day] = sorted(dict.fromkeys(found), key=lambda line: ("failed for" not in line, line))
+            self._problems[key, day] = _causes_first(found)
         return self._problems[key, day]
 
     def input_problems(self, key: dg.AssetKey, day: str) -> list[str]:
@@ -152,8 +149,8 @@ class Fitness:
         first = self.first_day
         if first is None or day < first:
             return [f"{key.to_user_string()} {day}: no drop ingested on or before it (first day: {first or 'none yet'})"]
-        found = [p for parent, days in needs(self.graph, key, day).items() for d in days for p in self.problems(parent, d)]
-        return sorted(dict.fromkeys(found), key=lambda line: ("failed for" not in line, line))
+        return _causes_first(p for parent, days in needs(self.graph, key, day).items() for d in days
+                             for p in self.problems(parent, d))
 
     def left_out(self, key: dg.AssetKey, day: str) -> dict[str, list[str]]:
         """The days partition `day` of `key` reads but does not need (a window it leaves out unfit
@@ -163,12 +160,18 @@ class Fitness:
                 if d not in needed.get(parent, []) and (why := self.problems(parent, d))}
 
 
-def runnable(instance: dg.DagsterInstance, graph, keys: Iterable[dg.AssetKey], day: str,
-             pending: Mapping[dg.AssetKey, Iterable[str]] | None = None) -> tuple[list[dg.AssetKey], dict[dg.AssetKey, list[str]]]:
-    """The one decision of what runs next, for automation, the nightly schedule and `meridian
-    launch`: of `keys` for `day`, in lineage order, those whose needs are fit (counting `pending`
-    and the keys before them that will run in the same run), and why each other is held."""
-    fitness = Fitness(instance, graph, pending)
+def _causes_first(problems: Iterable[str]) -> list[str]:
+    """Each problem once, failed checks (the causes) before what they held back."""
+    return sorted(dict.fromkeys(problems), key=lambda line: ("failed for" not in line, line))
+
+
+def runnable(instance: dg.DagsterInstance, graph, keys: Iterable[dg.AssetKey],
+             day: str) -> tuple[list[dg.AssetKey], dict[dg.AssetKey, list[str]]]:
+    """The one decision of what runs next, for the nightly schedule and `meridian launch` (and,
+    tick by tick, automation's `UpstreamFit`: the same `Fitness.input_problems`): of `keys` for
+    `day`, in lineage order, those whose needs are fit (counting the keys before them, which run
+    first in the same run), and why each other is held."""
+    fitness = Fitness(instance, graph)
     ready, held = [], {}
     for key in [k for k in graph.toposorted_asset_keys if k in set(keys)]:
         # Lineage order: nothing asked before `key` needs it, so no answer changes as it joins `pending`.

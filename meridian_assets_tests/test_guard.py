@@ -9,7 +9,7 @@ import pytest
 
 import dagster as dg
 from meridian_assets.guard import (
-    FAILED, FORCE_BY_TAG, FORCE_REASON_TAG, FORCE_TAG, PASSED, WARNED, Fitness, check_outcomes, judgements,
+    FAILED, FORCE_BY_TAG, FORCE_REASON_TAG, FORCE_TAG, PASSED, WARNED, Fitness, judgements,
     require_fit_inputs,
 )
 from meridian_assets.lineage import LEAVES_OUT_UNFIT
@@ -53,7 +53,7 @@ def test_cross_run_guard_blocks_exactly_when_the_run_does(passed, severity, verd
         dg.materialize([*assets, *checks], selection=[UPSTREAM, DOWNSTREAM], partition_key=DAY,
                        instance=instance, raise_on_error=False)
         in_run = DAY in instance.get_materialized_partitions(DOWNSTREAM)
-        assert check_outcomes(instance, dg.AssetCheckKey(UPSTREAM, "rule"), {DAY}) == {DAY: verdict}
+        assert {d: j.verdict for d, j in judgements(instance, dg.AssetCheckKey(UPSTREAM, "rule")).items()} == {DAY: verdict}
         # Later, a run of its own (a schedule, a sensor), as training and deployment are.
         later = dg.materialize([*assets, *checks], selection=[GUARDED], partition_key=DAY, instance=instance,
                                raise_on_error=False)

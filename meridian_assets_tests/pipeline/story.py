@@ -14,7 +14,7 @@ from meridian_assets.definitions import ASSETS, CHECKS, defs
 from meridian_assets.defs.ml import model as dtm
 from meridian_assets.defs.ml import store
 from meridian_assets.defs.resources import LandingZone, S3Resource, spark_resource
-from meridian_assets.guard import check_outcomes
+from meridian_assets.guard import judgements
 from meridian_assets.lake import Lake
 from spark_jobs.layout import days_between
 
@@ -48,8 +48,14 @@ def step_failures(result) -> list[str]:
     return [e.event_specific_data.error.message for e in result.get_step_failure_events()]
 
 
+def verdict(instance, check_key: dg.AssetCheckKey, day: str) -> str | None:
+    """The check's newest verdict on `day`, or None when it has none."""
+    judgement = judgements(instance, check_key).get(day)
+    return judgement.verdict if judgement else None
+
+
 def gate_outcome(instance, day: str) -> str | None:
-    return check_outcomes(instance, dg.AssetCheckKey(MODEL, "evaluation_gate"), {day}).get(day)
+    return verdict(instance, dg.AssetCheckKey(MODEL, "evaluation_gate"), day)
 
 
 

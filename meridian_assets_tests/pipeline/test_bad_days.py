@@ -29,10 +29,10 @@ from meridian_assets.defs.automation.alerts import run_alerts
 from meridian_assets.partitions import waiting_lines
 from meridian_assets.defs.ml.assets import candidate_version
 from meridian_assets.guard import (
-    FAILED, FORCE_BY_TAG, FORCE_REASON_TAG, FORCE_TAG, PASSED, Fitness, check_outcomes, judgements,
+    FAILED, FORCE_BY_TAG, FORCE_REASON_TAG, FORCE_TAG, PASSED, Fitness, judgements,
 )
 from meridian_assets_tests.pipeline.story import (
-    BAD_DAY, GOOD, MODEL, NEXT_DAY, deploy_an_oracle, gate_outcome, partial_fleet, rewrite_gps, run, step_failures,
+    BAD_DAY, GOOD, MODEL, NEXT_DAY, deploy_an_oracle, gate_outcome, partial_fleet, rewrite_gps, run, step_failures, verdict,
 )
 
 
@@ -76,7 +76,7 @@ def failed_checks(instance, graph, key: str, day: str) -> set[str]:
     asset = dg.AssetKey(key)
     return {
         ck.name for ck in graph.get_check_keys_for_assets({asset})
-        if check_outcomes(instance, ck, {day}).get(day) == FAILED
+        if verdict(instance, ck, day) == FAILED
     }
 
 

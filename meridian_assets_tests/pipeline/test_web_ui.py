@@ -26,11 +26,11 @@ from meridian_assets.definitions import defs
 from meridian_assets.defs.automation.jobs import backfill_job, stage_jobs
 from meridian_assets.defs.ml import store
 from meridian_assets.defs.ml.assets import candidate_version
-from meridian_assets.guard import WARNED, check_outcomes
+from meridian_assets.guard import WARNED
 from meridian_assets.defs.ml_table.assets import environment
 from meridian_assets_tests.pipeline.conftest import BACKFILLED
 from meridian_assets_tests.pipeline.story import (
-    BAD_DAY, GOOD, MODEL, NEXT_DAY, deploy_an_oracle, partial_fleet, run,
+    BAD_DAY, GOOD, MODEL, NEXT_DAY, deploy_an_oracle, partial_fleet, run, verdict,
 )
 from meridian_assets_tests.webui import PROJECT, browser_page, open_lineage, shoot, webserver
 
@@ -104,7 +104,7 @@ def test_a_held_candidate_keeps_the_deployed_model_and_says_why(story):
     lake = root / "lake"
     instance = dg.DagsterInstance.local_temp(str(root / "dagster_home"))
     gate = dg.AssetCheckKey(MODEL, "evaluation_gate")
-    assert check_outcomes(instance, gate, {HELD_DAY}) == {HELD_DAY: WARNED}
+    assert verdict(instance, gate, HELD_DAY) == WARNED
     kept = instance.fetch_materializations(
         dg.AssetRecordsFilter(asset_key=dg.AssetKey("deployed_model"), asset_partitions=[HELD_DAY]), limit=1
     ).records[0].asset_materialization.metadata

@@ -175,25 +175,24 @@ candidate the gate held."""
             for (kind, _, days), failed in groups.items()]
 
 
+def _plan_outputs(instance, run) -> list[tuple[str, dg.AssetKey | dg.AssetCheckKey]]:
+    """(step, asset or check) of each output of the run's plan."""
+    plan = instance.get_execution_plan_snapshot(run.execution_plan_snapshot_id) if run.execution_plan_snapshot_id else None
+    return [(step.key, output.entity_key) for step in (plan.steps if plan else []) for output in step.outputs
+            if output.entity_key is not None]
+
+
 def _planned_assets(instance, run, steps: set[str] | None) -> set[dg.AssetKey]:
     """The assets of the run's plan (of `steps` only, when given); a check stands for its asset."""
-    plan = instance.get_execution_plan_snapshot(run.execution_plan_snapshot_id) if run.execution_plan_snapshot_id else None
-    keys = set()
-    for step in plan.steps if plan else []:
-        if steps is None or step.key in steps:
-            for output in step.outputs:
-                key = output.entity_key
-                if key is not None:
-                    keys.add(key if isinstance(key, dg.AssetKey) else key.asset_key)
-    return keys
+    return {key if isinstance(key, dg.AssetKey) else key.asset_key
+            for step, key in _plan_outputs(instance, run) if steps is None or step in steps}
 
 
 def _not_started(instance, run, days: set[str]) -> dict[dg.AssetKey, set[str]]:
     """The assets of the run's plan whose steps never started, with the run's days."""
     started = {e.dagster_event.step_key for e in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_START)}
-    plan = instance.get_execution_plan_snapshot(run.execution_plan_snapshot_id) if run.execution_plan_snapshot_id else None
-    return {output.entity_key: set(days) for step in (plan.steps if plan else []) if step.key not in started
-            for output in step.outputs if isinstance(output.entity_key, dg.AssetKey)}
+    return {key: set(days) for step, key in _plan_outputs(instance, run)
+            if step not in started and isinstance(key, dg.AssetKey)}
 
 
 def _error_head(error) -> str:

@@ -118,14 +118,17 @@ def delivery_time_model(context: dg.AssetExecutionContext, lake: Lake):
     )
 
 
+def newest_candidate(instance: dg.DagsterInstance, day: str) -> dg.EventLogRecord:
+    """delivery_time_model's newest materialization of `day`: the candidate the gate judges."""
+    record = latest_materialization(instance, dg.AssetKey(MODEL), day)
+    if record is None:
+        raise dg.Failure(f"no delivery_time_model materialized for {day}", allow_retries=False)
+    return record
+
+
 def candidate_version(instance: dg.DagsterInstance, day: str) -> str:
     """The model version delivery_time_model materialized last for `day`."""
-    records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=dg.AssetKey(MODEL), asset_partitions=[day]), limit=1
-    ).records
-    if not records:
-        raise dg.Failure(f"no delivery_time_model materialized for {day}", allow_retries=False)
-    return records[0].asset_materialization.metadata["version"].value
+    return newest_candidate(instance, day).asset_materialization.metadata["version"].value
 
 
 def gate_reason(metrics: dict) -> str:
@@ -249,9 +252,7 @@ def deployed_model(context: dg.AssetExecutionContext, config: Deployment, lake: 
 def evaluation_gate(context: dg.AssetCheckExecutionContext, lake: Lake):
     # The candidate judged is the one its result names and targets: the day's newest, read once.
     day = context.partition_key
-    judged = latest_materialization(context.instance, dg.AssetKey(MODEL), day)
-    if judged is None:
-        raise dg.Failure(f"no delivery_time_model materialized for {day}", allow_retries=False)
+    judged = newest_candidate(context.instance, day)
     version = judged.asset_materialization.metadata["version"].value
     metrics = store.load_info(lake, version)["metrics"]
     deployed = store.deployed(lake)
