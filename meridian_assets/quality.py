@@ -101,13 +101,16 @@ def build_checks(asset: str, table: str, rules: Sequence[Rule]) -> dg.AssetCheck
         outcomes: dict[str, dict[str, Outcome]] = {r.name: {} for r in chosen}
         graph = location_graph(context)
         fitness = Fitness(context.instance, graph)
+        # A range's days, each judged as its newest materialization, read once for every rule.
+        targets = newest_materializations(context.instance, dg.AssetKey(asset), context.partition_keys) \
+            if len(context.partition_keys) > 1 else {}
         for day in context.partition_keys:
             partition = Partition(lake, table, day, asset, fitness)
             for rule in chosen:
                 outcomes[rule.name][day] = rule.evaluate(partition)
         for rule in chosen:
             results = {day: _result(asset, rule, day, outcome, graph) for day, outcome in outcomes[rule.name].items()}
-            yield from results.values() if len(results) == 1 else on_their_days(context, results)
+            yield from results.values() if len(results) == 1 else on_their_days(context, results, targets)
 
     return checks
 
@@ -117,11 +120,16 @@ def latest_materialization(instance: dg.DagsterInstance, key: dg.AssetKey, day: 
     return records.records[0] if records.records else None
 
 
+def newest_materializations(instance: dg.DagsterInstance, key: dg.AssetKey,
+                            days: Iterable[str]) -> dict[str, dg.EventLogRecord | None]:
+    """Each day's newest materialization of `key`: what a check run after it judges."""
+    return {day: latest_materialization(instance, key, day) for day in days}
+
+
 def on_their_days(context, results: Mapping[str, dg.AssetCheckResult],
-                  targets: Mapping[str, dg.EventLogRecord | None] | None = None) -> Iterator[dg.Output | dg.AssetCheckEvaluation]:
+                  targets: Mapping[str, dg.EventLogRecord | None]) -> Iterator[dg.Output | dg.AssetCheckEvaluation]:
     """One check's result for each day, recorded on that day as the judgement of the day's
-    materialization it read (`targets`; by default the newest), so Dagster and the guard count it
-    as current. Dagster 1.13 records a multi-day step's AssetCheckResult once without a partition
+    materialization it read (`targets`), so Dagster and the guard count it as current. Dagster 1.13 records a multi-day step's AssetCheckResult once without a partition
     or target and leaves each day's planned row unresolved. A blocking ERROR still fails the step."""
     first = next(iter(results.values()))
     key = dg.AssetCheckKey(dg.AssetKey.from_coercible(first.asset_key), first.check_name)
@@ -129,8 +137,7 @@ def on_their_days(context, results: Mapping[str, dg.AssetCheckResult],
     blocking = assets_def.get_spec_for_check_key(key).blocking
     yield dg.Output(None, output_name=assets_def.get_output_name_for_asset_check_key(key))
     for day, result in results.items():
-        target = (targets or {}).get(day) or latest_materialization(context.instance, key.asset_key, day)
-        yield evaluation_of(result, key, day, blocking, target)
+        yield evaluation_of(result, key, day, blocking, targets[day])
 
 
 def _result(asset: str, rule: Rule, day: str, outcome: Outcome, graph) -> dg.AssetCheckResult:

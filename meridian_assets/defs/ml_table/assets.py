@@ -19,7 +19,7 @@ from meridian_assets.lake import (
 )
 from meridian_assets.metadata import column_schema, null_rates, readable
 from meridian_assets.partitions import daily_partitions, mapping, not_a_partition
-from meridian_assets.quality import on_their_days
+from meridian_assets.quality import newest_materializations, on_their_days
 from spark_jobs.layout import PREVIOUS_DAY, SAME_DAY, days_between
 
 ML_TABLE = "ml_feature_table"
@@ -140,10 +140,12 @@ def ml_table_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, 
         with environment(dbt_environment(start, end, lake.path, output)):
             invocation = dbt.cli(["build"], context=context, target_path=target)
         days = days_between(start, end)
+        targets = None  # each day's materialization, read once after the table is published
         for event in invocation.stream():
             if isinstance(event, dg.AssetCheckResult) and len(days) > 1:
                 # A dbt test judges the range's rows together: its result holds for each day.
-                yield from on_their_days(context, dict.fromkeys(days, event))
+                targets = targets or newest_materializations(context.instance, dg.AssetKey(ML_TABLE), days)
+                yield from on_their_days(context, dict.fromkeys(days, event), targets)
                 continue
             if isinstance(event, dg.Output) and event.output_name == ML_TABLE:
                 # The model's file is complete here; dbt's tests (checks) follow it.
