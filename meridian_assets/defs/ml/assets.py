@@ -212,14 +212,15 @@ def deployed_model(context: dg.AssetExecutionContext, config: Deployment, lake: 
                     f"(from {pointer['rolled_back_from']}) by a person"}
     else:
         guard = require_fit_inputs(context)
-        # Exactly the version the gate judged, if that judgement is of the day's newest candidate.
+        # Exactly the version the gate judged, if that judgement is of the day's newest candidate
+        # (current: it targets that materialization, whose version it names).
         judgement = judgements(context.instance, dg.AssetCheckKey(dg.AssetKey(MODEL), GATE)).get(context.partition_key)
         candidate = candidate_version(context.instance, context.partition_key)
         current = store.deployed(lake)
         kept = (current or {}).get("version", "none")
         judged = judgement.evaluation.metadata["version"].value if judgement else None
         # Either way a decision, not a failure: the model in production stays, and says why.
-        if not judgement or not judgement.current or judged != candidate:
+        if not judgement or not judgement.current:
             decision = {"outcome": "kept", "held_candidate": candidate,
                         "decision": f"Candidate {candidate} is not deployed: the evaluation gate has not judged it "
                         f"(its newest result judged {judged or 'nothing'}); {kept} stays"}
