@@ -52,7 +52,7 @@ def main() -> None:
     args = parser.parse_args()
     from meridian_assets.contracts import SOURCES
     from meridian_assets.defs.ingestion.assets import ingest_day
-    from meridian_assets.defs.resources import LandingZone, S3Resource
+    from meridian_assets.defs.resources import LandingZone
     from meridian_assets.lake import Lake
     from meridian_assets.synthetic import write_day
 
@@ -60,7 +60,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         landing, lake = Path(scratch) / "landing", Path(scratch) / "lake"
         write_day(landing, DAY, vehicles=args.vehicles, seed=5, progress=False)
-        ingest_day(SOURCES["gps"], DAY, LandingZone(uri=str(landing), s3=S3Resource()), Lake(root=str(lake)))
+        ingest_day(SOURCES["gps"], DAY, LandingZone(uri=str(landing)), Lake(root=str(lake)))
         for _ in range(args.repeats):
             for way in WAYS:
                 results[way].append(measured_child(CHILD, way, str(lake)))

@@ -34,7 +34,7 @@ from meridian_assets import thresholds as t
 from meridian_assets.definitions import ASSETS, defs
 from meridian_assets.defs.ml_table.checks import DRIFT_FEATURES, _drift
 from meridian_assets.lake import Lake
-from meridian_assets.defs.resources import LandingZone, S3Resource, spark_resource
+from meridian_assets.defs.resources import LandingZone, spark_resource
 from meridian_assets.lake import write_partition
 from meridian_assets.quality import Partition, psi
 from meridian_assets.synthetic import write_drops
@@ -53,7 +53,7 @@ def build_lake(root: Path, first: str, last: str, vehicles: int, seed: int) -> P
     data = dg.AssetSelection.groups("raw_ingestion", "features", "ml_ready").without_checks()
     result = dg.materialize(
         ASSETS, selection=data, instance=dg.DagsterInstance.ephemeral(),
-        resources={**defs().resources, "landing": LandingZone(uri=str(root / "landing"), s3=S3Resource()),
+        resources={**defs().resources, "landing": LandingZone(uri=str(root / "landing")),
                    "lake": Lake(root=str(root / "lake")), "pyspark": spark_resource("local[2]")},
         tags={"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last},
     )

@@ -35,13 +35,13 @@ import pandas as pd, pyarrow as pa, pyarrow.parquet as pq
 from meridian_assets.contracts import SOURCES
 from meridian_assets.defs.ingestion.assets import ingest_day
 from meridian_assets.defs.ingestion.drops import read_file
-from meridian_assets.defs.resources import LandingZone, S3Resource
+from meridian_assets.defs.resources import LandingZone
 from meridian_assets.lake import Lake, write_partition
 mode, landing, lake, day = sys.argv[1:]
 contract = SOURCES["gps"]
 started = time.perf_counter()
 if mode == "streamed":
-    rows = ingest_day(contract, day, LandingZone(uri=landing, s3=S3Resource()), Lake(root=lake))["rows"]
+    rows = ingest_day(contract, day, LandingZone(uri=landing), Lake(root=lake))["rows"]
 else:
     parts = [t for p in sorted((Path(landing) / "gps" / day).glob("part-*")) for t in read_file(p, p.name, contract)]
     frame = pa.concat_tables(parts).to_pandas().drop_duplicates(ignore_index=True)

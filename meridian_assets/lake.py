@@ -13,7 +13,6 @@ from functools import cached_property
 from pathlib import Path
 from urllib.parse import urlparse
 
-import boto3
 import duckdb
 import numpy as np
 import pandas as pd
@@ -85,8 +84,8 @@ class Lake(dg.ConfigurableResource):
     @cached_property
     def _bucket(self) -> lake_s3.Bucket:
         parsed = urlparse(self.root)
-        client = boto3.client("s3", endpoint_url=self.endpoint_url, region_name=self.region_name)
-        return lake_s3.Bucket(client, parsed.netloc, parsed.path.strip("/"))
+        return lake_s3.Bucket(lake_s3.client(self.endpoint_url, self.region_name), parsed.netloc,
+                              parsed.path.strip("/"))
 
     def read(self, table: str, days: Iterable[str]) -> Path:
         """The root under which `partition_dir(root, table, day)` is the current version of each of

@@ -12,12 +12,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pandera
 import pyarrow as pa
 import pyarrow.dataset as ds
 
 import dagster as dg
-from meridian_assets.contracts import ACCEPTS, ARROW_TYPES, Contract
+from meridian_assets.contracts import ACCEPTS, ARROW_TYPES, Check, Contract
 from meridian_assets.dagster_private import evaluation_of
 from meridian_assets.guard import Fitness, location_graph
 from meridian_assets.lineage import held_downstream
@@ -184,7 +183,7 @@ def _literal(value) -> str:
     return "'" + value.replace("'", "''") + "'" if isinstance(value, str) else repr(value)
 
 
-def check_sql(check: pandera.Check, column: str) -> str:
+def check_sql(check: Check, column: str) -> str:
     """The condition a valid value meets, in SQL: the pandera checks the contracts use, compiled.
     A custom check carries its own (`statistics={"sql": ...}`)."""
     s = check.statistics
@@ -228,7 +227,7 @@ def _violations(contract: Contract, present: set[str]) -> dict[tuple[str, str], 
         if not col.nullable:
             rules[(col.name, "not_nullable")] = null
         for check in col.checks:  # the pandera checks the schema is built from
-            rules[(col.name, check.error or check.name)] = f"NOT {null} AND NOT ({check_sql(check, name)})"
+            rules[(col.name, check.label)] = f"NOT {null} AND NOT ({check_sql(check, name)})"
     return rules
 
 

@@ -12,18 +12,19 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pydantic
 
 import dagster as dg
-from dagster_aws.s3 import S3Resource
 from dagster_dbt import DbtCliResource
 from dagster_k8s import k8s_job_executor
 from dagster_pyspark import LazyPySparkResource
 
 from meridian_assets.dbt_project import DBT_EXECUTABLE, meridian_dbt_project
+from meridian_assets import lake_s3
 from meridian_assets.lake import Lake, checked_location
 
 from spark_jobs.session import SPARK_DEFAULTS
@@ -56,7 +57,8 @@ class LandingZone(dg.ConfigurableResource):
     """Where vendors deliver drops (shared/CONTRACT.md): a local folder or s3://bucket/prefix."""
 
     uri: str
-    s3: S3Resource
+    endpoint_url: str | None = None  # S3 only: a server other than AWS; keys come from AWS_*
+    region_name: str = "us-east-1"
 
     @pydantic.field_validator("uri")
     @classmethod
@@ -67,6 +69,10 @@ class LandingZone(dg.ConfigurableResource):
     def is_s3(self) -> bool:
         return self.uri.startswith("s3://")
 
+    @cached_property
+    def _s3(self):
+        return lake_s3.client(self.endpoint_url, self.region_name)
+
     def _bucket_prefix(self) -> tuple[str, str]:
         parsed = urlparse(self.uri)
         return parsed.netloc, parsed.path.strip("/")
@@ -76,7 +82,7 @@ class LandingZone(dg.ConfigurableResource):
         if self.is_s3:
             bucket, prefix = self._bucket_prefix()
             key_prefix = "/".join(p for p in (prefix, source, day) if p) + "/"
-            paginator = self.s3.get_client().get_paginator("list_objects_v2")
+            paginator = self._s3.get_paginator("list_objects_v2")
             objects = [
                 obj for page in paginator.paginate(Bucket=bucket, Prefix=key_prefix)
                 for obj in page.get("Contents", [])
@@ -98,7 +104,7 @@ class LandingZone(dg.ConfigurableResource):
         if self.is_s3:
             bucket, prefix = self._bucket_prefix()
             source_prefix = "/".join(p for p in (prefix, source) if p) + "/"
-            paginator = self.s3.get_client().get_paginator("list_objects_v2")
+            paginator = self._s3.get_paginator("list_objects_v2")
             found = {}
             for page in paginator.paginate(Bucket=bucket, Prefix=source_prefix):
                 for obj in page.get("Contents", []):
@@ -125,7 +131,7 @@ class LandingZone(dg.ConfigurableResource):
         copy = scratch / parsed.path.rsplit("/", 1)[-1]
         scratch.mkdir(parents=True, exist_ok=True)
         try:
-            self.s3.get_client().download_file(parsed.netloc, parsed.path.lstrip("/"), str(copy))
+            self._s3.download_file(parsed.netloc, parsed.path.lstrip("/"), str(copy))
             yield copy
         finally:
             copy.unlink(missing_ok=True)
@@ -181,10 +187,8 @@ def from_environment() -> dict:
     return {
         "landing": LandingZone(
             uri=_env("MERIDIAN_LANDING", LANDING_DEFAULT),
-            s3=S3Resource(
-                endpoint_url=_env("MERIDIAN_S3_ENDPOINT_URL", None),
-                region_name=_env("AWS_REGION", "us-east-1"),
-            ),
+            endpoint_url=_env("MERIDIAN_S3_ENDPOINT_URL", None),
+            region_name=_env("AWS_REGION", "us-east-1"),
         ),
         "lake": Lake(
             root=_env("MERIDIAN_LAKE", "./data/lake"),

@@ -12,7 +12,7 @@ from pathlib import Path
 import botocore.exceptions as aws
 
 import dagster as dg
-from meridian_assets.defs.resources import DropFile, LandingZone, S3Resource
+from meridian_assets.defs.resources import DropFile, LandingZone
 from meridian_assets.synthetic import write_day
 from meridian_assets_tests.automation.watch import DAY, GPS, drop, run
 from meridian_assets_tests.s3 import ENVIRONMENT
@@ -42,7 +42,7 @@ def test_a_landing_that_times_out_is_retried_with_backoff_then_lands(tmp_path, i
     drop(tmp_path)
     timeouts = tmp_path / "timeouts"
     timeouts.write_text("2")
-    landing = FlakyLanding(uri=str(tmp_path / "landing"), s3=S3Resource(), timeouts=str(timeouts))
+    landing = FlakyLanding(uri=str(tmp_path / "landing"), timeouts=str(timeouts))
 
     result = run(tmp_path, instance, dg.AssetSelection.assets(GPS), landing=landing)
 
@@ -57,7 +57,7 @@ def test_a_landing_that_times_out_is_retried_with_backoff_then_lands(tmp_path, i
 def test_a_landing_that_refuses_fails_at_once_with_one_alert(tmp_path, instance, watch, s3_endpoint, monkeypatch):
     for name, value in ENVIRONMENT.items():
         monkeypatch.setenv(name, value)
-    landing = LandingZone(uri="s3://no-such-bucket/vendor", s3=S3Resource(endpoint_url=s3_endpoint))
+    landing = LandingZone(uri="s3://no-such-bucket/vendor", endpoint_url=s3_endpoint)
 
     result = run(tmp_path, instance, dg.AssetSelection.assets(GPS), landing=landing)
 

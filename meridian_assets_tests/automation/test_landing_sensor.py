@@ -11,7 +11,7 @@ import pytest
 
 import dagster as dg
 from meridian_assets.defs.automation.landing import landing_sensor
-from meridian_assets.defs.resources import SENTINEL, LandingZone, S3Resource
+from meridian_assets.defs.resources import SENTINEL, LandingZone
 from meridian_assets.definitions import defs
 from meridian_assets.synthetic import write_day
 from meridian_assets_tests.automation.recorded import RAW, record
@@ -23,7 +23,7 @@ class Sensor:
     """Ticks the sensor as the daemon does: each tick starts from the cursor the last one stored."""
 
     def __init__(self, landing: Path, instance: dg.DagsterInstance):
-        self.landing = LandingZone(uri=str(landing), s3=S3Resource())
+        self.landing = LandingZone(uri=str(landing))
         self.instance = instance
         self.cursor = None
 

@@ -11,7 +11,7 @@ import pytest
 import dagster as dg
 from meridian_assets.definitions import defs
 from meridian_assets.defs.automation.nightly import nightly_schedule
-from meridian_assets.defs.resources import SENTINEL, LandingZone, S3Resource
+from meridian_assets.defs.resources import SENTINEL, LandingZone
 from meridian_assets.synthetic import write_day
 from meridian_assets_tests.automation.recorded import FEATURES, GPS_CHECK, ML, RAW, record
 
@@ -23,7 +23,7 @@ class Night:
     def __init__(self, root: Path, instance: dg.DagsterInstance):
         self.definitions = defs()
         self.graph = self.definitions.resolve_asset_graph()
-        self.landing = LandingZone(uri=str(root / "landing"), s3=S3Resource())
+        self.landing = LandingZone(uri=str(root / "landing"))
         self.instance = instance
 
     def tick(self, at: datetime.datetime = TICK) -> tuple[str | None, set[str]] | str:

@@ -16,7 +16,7 @@ from dagster._core.test_utils import freeze_time, instance_for_test
 
 from meridian_assets.definitions import ASSETS, CHECKS, defs
 from meridian_assets.defs.automation.alerts import alert_sensor
-from meridian_assets.defs.resources import LandingZone, S3Resource, from_environment
+from meridian_assets.defs.resources import LandingZone, from_environment
 from meridian_assets.lake import Lake
 from meridian_assets.synthetic import write_day
 from meridian_assets_tests.webhook import Webhook
@@ -61,7 +61,7 @@ def run(root: Path, instance, selection, day: str | None = DAY, extra=(), tags=N
     """One in-process run, without the freshness checks unless `extra` has them (they judge the
     real clock's yesterday). The day goes in as the run's partition tag: materialize() refuses
     partition_key when only checks are selected (no PartitionsDefinition shared by the assets)."""
-    resources = {**from_environment(), "landing": landing or LandingZone(uri=str(root / "landing"), s3=S3Resource()),
+    resources = {**from_environment(), "landing": landing or LandingZone(uri=str(root / "landing")),
                  "lake": Lake(root=str(root / "lake"))}
     return dg.materialize([*ASSETS, *CHECKS, *extra], selection=selection, instance=instance, resources=resources,
                           tags={**({"dagster/partition": day} if day else {}), **(tags or {})}, raise_on_error=False)

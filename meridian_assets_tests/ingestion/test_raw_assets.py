@@ -22,20 +22,20 @@ from meridian_assets.defs.ingestion.checks import raw_checks
 from meridian_assets.defs.ingestion import drops
 from meridian_assets.defs.ingestion.drops import read_file
 from meridian_assets.lake import Lake
-from meridian_assets.defs.resources import LandingZone, S3Resource
+from meridian_assets.defs.resources import LandingZone
 from meridian_assets.synthetic import write_day
 
 DAY1, DAY2 = "2026-11-01", "2026-11-02"
 ASSETS = {a.key.to_user_string(): a for a in raw_assets}
 
 
-def resources(landing: Path | str, lake: Path, s3: S3Resource | None = None) -> dict:
-    return {"landing": LandingZone(uri=str(landing), s3=s3 or S3Resource()), "lake": Lake(root=str(lake))}
+def resources(landing: Path | str, lake: Path) -> dict:
+    return {"landing": LandingZone(uri=str(landing)), "lake": Lake(root=str(lake))}
 
 
-def materialize(landing, lake, day=DAY1, assets=raw_assets, s3=None):
+def materialize(landing, lake, day=DAY1, assets=raw_assets):
     return dg.materialize(
-        assets, partition_key=day, resources=resources(landing, lake, s3), raise_on_error=False
+        assets, partition_key=day, resources=resources(landing, lake), raise_on_error=False
     )
 
 

@@ -6,14 +6,15 @@ import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 
 import dagster as dg
 from meridian_assets.defs.automation.landing import landing_sensor
 from meridian_assets.defs.ingestion.assets import raw_assets
 from meridian_assets.lake import Lake
-from meridian_assets.defs.resources import LandingZone, S3Resource
+from meridian_assets.defs.resources import LandingZone
 from meridian_assets.synthetic import write_day
-from meridian_assets_tests.s3 import CREDENTIALS
+from meridian_assets_tests.s3 import ENVIRONMENT
 from meridian_assets_tests.s3 import client as s3_client
 
 DAY = "2026-11-01"
@@ -28,8 +29,11 @@ def _upload(client, local: Path, bucket: str, prefix: str, *, sentinel: bool = T
             client.put_object(Bucket=bucket, Key=f"{prefix}/{source_dir.name}/{DAY}/_SUCCESS", Body=b"")
 
 
-def _s3(endpoint: str) -> S3Resource:
-    return S3Resource(endpoint_url=endpoint, region_name="us-east-1", **CREDENTIALS)
+@pytest.fixture(autouse=True)
+def _credentials(monkeypatch):
+    """Keys as production passes them: in the environment, read by the S3 client."""
+    for name, value in ENVIRONMENT.items():
+        monkeypatch.setenv(name, value)
 
 
 def test_s3_landing_zone_ingests_like_a_folder(s3_endpoint, tmp_path):
@@ -42,7 +46,7 @@ def test_s3_landing_zone_ingests_like_a_folder(s3_endpoint, tmp_path):
     lake = tmp_path / "lake"
     result = dg.materialize(
         raw_assets, partition_key=DAY,
-        resources={"landing": LandingZone(uri="s3://meridian-landing/vendor/drops", s3=_s3(s3_endpoint)),
+        resources={"landing": LandingZone(uri="s3://meridian-landing/vendor/drops", endpoint_url=s3_endpoint),
                    "lake": Lake(root=str(lake))},
     )
     assert result.success
@@ -60,7 +64,7 @@ def test_s3_drop_without_sentinel_is_not_ingested(s3_endpoint, tmp_path):
     gps = [a for a in raw_assets if a.key.to_user_string() == "raw_gps_telemetry"]
     result = dg.materialize(
         gps, partition_key=DAY, raise_on_error=False,
-        resources={"landing": LandingZone(uri="s3://meridian-partial/p", s3=_s3(s3_endpoint)),
+        resources={"landing": LandingZone(uri="s3://meridian-partial/p", endpoint_url=s3_endpoint),
                    "lake": Lake(root=str(tmp_path / "lake"))},
     )
     assert not result.success
@@ -77,7 +81,7 @@ def test_landing_sensor_on_s3_triggers_once_per_delivery(s3_endpoint, tmp_path):
     _upload(client, local, "meridian-sensed", "v")
     client.put_object(Bucket="meridian-sensed", Key="v/gps/not-a-day/_SUCCESS", Body=b"")
     client.put_object(Bucket="meridian-sensed", Key="v/gps/../2026-11-02/_SUCCESS", Body=b"")  # a path, not a day
-    landing = LandingZone(uri="s3://meridian-sensed/v", s3=_s3(s3_endpoint))
+    landing = LandingZone(uri="s3://meridian-sensed/v", endpoint_url=s3_endpoint)
     instance = dg.DagsterInstance.ephemeral()
     cursor = None
 

@@ -13,7 +13,7 @@ import dagster as dg
 from meridian_assets.definitions import ASSETS, CHECKS, defs
 from meridian_assets.defs.ml import model as dtm
 from meridian_assets.defs.ml import store
-from meridian_assets.defs.resources import LandingZone, S3Resource, spark_resource
+from meridian_assets.defs.resources import LandingZone, spark_resource
 from meridian_assets.guard import judgements
 from meridian_assets.lake import Lake
 from spark_jobs.layout import days_between
@@ -31,7 +31,7 @@ def resources(root: Path) -> dict:
     definitions = defs()
     return {
         **definitions.resources,
-        "landing": LandingZone(uri=str(root / "landing"), s3=S3Resource()),
+        "landing": LandingZone(uri=str(root / "landing")),
         "lake": Lake(root=str(root / "lake")),
         "pyspark": spark_resource("local[2]"),
     }

@@ -4,7 +4,6 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import botocore.exceptions as aws
 import pyarrow as pa
 
 import dagster as dg
@@ -30,6 +29,8 @@ THROTTLED = {"SlowDown", "Throttling", "ThrottlingException", "RequestTimeout", 
 
 def transient(exc: BaseException) -> bool:
     """Whether waiting may help: a timeout, a dropped connection, a busy or failing server."""
+    import botocore.exceptions as aws  # here: boto3 loads only where S3 is used
+
     if isinstance(exc, aws.ClientError):
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
         return status >= 500 or exc.response.get("Error", {}).get("Code") in THROTTLED
