@@ -38,17 +38,53 @@ def test_split_trains_before_the_day_without_left_out_days_and_holds_out_the_day
     assert not dtm.enough_to_train(train_rows[train_rows["date"] != "2026-11-04"], holdout)  # two days only
 
 
+class DispatcherPlusFive:
+    """A deployed model whose predictions the test knows: the dispatcher's minutes plus five."""
+
+    def predict(self, inputs: pd.DataFrame) -> np.ndarray:
+        return inputs["scheduled_minutes"].to_numpy() + 5.0
+
+
+def test_errors_are_mean_absolute_and_relative():
+    assert dtm.errors([10.0, 20.0], [12.0, 16.0]) == pytest.approx({"mae": 3.0, "mape": (2 / 12 + 4 / 16) / 2})
+
+
 def test_a_candidate_is_measured_against_the_dispatcher_and_the_deployed_model():
     train_rows, holdout = dtm.split(HISTORY, "2026-11-05")
-    deployed = dtm.train(train_rows.head(60))
-    candidate = dtm.evaluate_candidate(train_rows, holdout, deployed)
-    metrics = candidate.metrics
+    candidate = dtm.evaluate_candidate(train_rows, holdout, DispatcherPlusFive())
+    metrics, label, scheduled = candidate.metrics, holdout[dtm.LABEL].to_numpy(), holdout["scheduled_minutes"].to_numpy()
     assert metrics["mae"] < 0.5 * metrics["baseline_mae"]  # it learns what the dispatcher ignores
-    assert metrics["baseline_mae"] == pytest.approx(np.mean(np.abs(holdout["scheduled_minutes"] - holdout[dtm.LABEL])))
-    assert metrics["deployed_mae_on_holdout"] == pytest.approx(
-        dtm.errors(dtm.predict(deployed, holdout), holdout[dtm.LABEL])["mae"])
-    assert metrics["mae"] == pytest.approx(dtm.errors(candidate.predicted, holdout[dtm.LABEL])["mae"])
+    assert metrics["baseline_mae"] == pytest.approx(np.mean(np.abs(scheduled - label)))
+    assert metrics["deployed_mae_on_holdout"] == pytest.approx(np.mean(np.abs(scheduled + 5.0 - label)))
+    assert metrics["mae"] == pytest.approx(np.mean(np.abs(candidate.predicted - label)))
+    assert metrics["vs_deployed"]["difference"] == pytest.approx(
+        np.mean(np.abs(candidate.predicted - label)) - np.mean(np.abs(scheduled + 5.0 - label)))
     assert dtm.evaluate_candidate(train_rows, holdout).metrics["deployed_mae_on_holdout"] is None
+
+
+def test_the_paired_difference_is_a_t_interval_on_the_same_deliveries():
+    """Errors of 1, 2, 3 and 4 minutes against a perfect model: mean 2.5, sd 1.29099; Student's
+    t at 0.975 with 3 degrees of freedom is 3.182446 (a table's value)."""
+    versus = dtm.paired_difference([1.0, 2.0, 3.0, 4.0], [0.0] * 4, [0.0] * 4, confidence=0.975)
+    margin = 3.182446 * 1.2909944 / 2
+    assert versus == pytest.approx({"difference": 2.5, "low": 2.5 - margin, "high": 2.5 + margin, "confidence": 0.975},
+                                   rel=1e-5)
+    # Over-predicting by 2 and under-predicting by 2 miss alike: the difference is paired, signless.
+    assert dtm.paired_difference([12.0, 8.0], [8.0, 12.0], [10.0, 10.0])["difference"] == 0
+
+
+@pytest.mark.parametrize(("mae", "low", "verdict"), [
+    (18.9, -0.1, {"beats_baseline": True, "significantly_worse": False, "passed": True}),
+    (19.0, -0.1, {"beats_baseline": False, "significantly_worse": False, "passed": False}),  # 0.95 x 20 is not below
+    (18.9, 0.01, {"beats_baseline": True, "significantly_worse": True, "passed": False}),
+    (18.9, 0.0, {"beats_baseline": True, "significantly_worse": False, "passed": True}),  # zero is within noise
+    (18.9, None, {"beats_baseline": True, "significantly_worse": False, "passed": True}),  # nothing deployed yet
+])
+def test_the_gate_verdict(mae, low, verdict):
+    """A dispatcher's MAE of 20 minutes: the candidate must stay below 19 (GATE_BASELINE_RATIO), and
+    the interval of its difference to the deployed model must not lie wholly above zero."""
+    versus = None if low is None else {"difference": low + 1, "low": low, "high": low + 2}
+    assert dtm.gate_verdict({"mae": mae, "baseline_mae": 20.0, "vs_deployed": versus}) == verdict
 
 
 def test_a_large_training_day_is_sampled_the_same_way_each_run():
@@ -78,16 +114,17 @@ def predictions(expected: np.ndarray, seed: int, spread: float) -> np.ndarray:
 def test_the_gate_passes_a_candidate_only_noise_makes_look_worse():
     """Two equally good models: on about half the days one looks worse by chance. The old rule
     ("no worse than deployed") refused those; the paired test refuses about 1 - GATE_CONFIDENCE."""
-    refused = looked_worse = 0
+    refused = looked_worse = covered = 0
     for seed in range(400):
         expected, actual = holdout_day(seed)
         candidate, deployed = predictions(expected, 10_000 + seed, 4.0), predictions(expected, 20_000 + seed, 4.0)
         versus = dtm.paired_difference(candidate, deployed, actual)
-        assert versus["low"] < versus["difference"] < versus["high"]
+        covered += versus["low"] <= 0 <= versus["high"]  # the true difference of twins is zero
         looked_worse += versus["difference"] > 0
         refused += dtm.gate_verdict({"mae": 10.0, "baseline_mae": 20.0, "vs_deployed": versus})["significantly_worse"]
     assert 150 < looked_worse < 250
     assert refused / 400 < 1 - thresholds.GATE_CONFIDENCE + 0.03
+    assert covered / 400 > 2 * thresholds.GATE_CONFIDENCE - 1 - 0.04  # each side at GATE_CONFIDENCE
 
 
 def test_the_gate_refuses_a_real_regression():
