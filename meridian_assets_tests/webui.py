@@ -31,13 +31,13 @@ class Webserver:
     """dagster-webserver in its own process group, stopped with it (code server included).
     Started without a host, as a person does: its default must be 127.0.0.1 (`listening`)."""
 
-    def __init__(self, env: dict[str, str], log: Path):
+    def __init__(self, env: dict[str, str], log: Path, flags: tuple[str, ...] = ()):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._log = open(log, "w")
         self._process = subprocess.Popen(
             [str(Path(sys.executable).parent / "dagster-webserver"), "-p", str(self.port),
-             "-w", str(PROJECT / "workspace.yaml")],
+             "-w", str(PROJECT / "workspace.yaml"), *flags],
             cwd=PROJECT, env={**os.environ, **env, "MERIDIAN_UI_URL": self.url},
             stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
         )
@@ -91,12 +91,12 @@ class Webserver:
 
 
 @contextmanager
-def webserver(dagster_home: Path, env: dict[str, str], log: Path) -> Iterator[Webserver]:
+def webserver(dagster_home: Path, env: dict[str, str], log: Path, flags: tuple[str, ...] = ()) -> Iterator[Webserver]:
     """The webserver over `dagster_home`, with the instance settings the project ships (telemetry
     and the first-visit "Join the community" dialog off) where the home has none of its own."""
     if not (dagster_home / "dagster.yaml").exists():
         shutil.copy(PROJECT / "dagster.yaml", dagster_home / "dagster.yaml")
-    server = Webserver({"DAGSTER_HOME": str(dagster_home), **env}, log)
+    server = Webserver({"DAGSTER_HOME": str(dagster_home), **env}, log, flags)
     try:
         server.wait_until_loaded()
         yield server
