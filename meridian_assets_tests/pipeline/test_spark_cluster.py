@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -23,6 +24,7 @@ import urllib.request
 from pathlib import Path
 
 import pandas as pd
+import psutil
 import pyarrow.parquet as pq
 import pytest
 
@@ -38,10 +40,17 @@ TABLES = [group.job.TABLE for group in GROUPS]  # each spark_jobs/*_features.py 
 RUN_TIMEOUT = 600
 
 
-def _script(action: str, folder: Path, timeout: float) -> subprocess.CompletedProcess:
+def _script(action: str, folder: Path, timeout: float, **env: str) -> subprocess.CompletedProcess:
     # Both cores of this machine for the one executor: the day's groups are computed in parallel.
     return subprocess.run(["bash", str(CLUSTER), action, str(folder)], capture_output=True, text=True,
-                          timeout=timeout, check=False, env={**os.environ, "SPARK_WORKER_CORES": "2"})
+                          timeout=timeout, check=False, env={**os.environ, "SPARK_WORKER_CORES": "2", **env})
+
+
+def _listening(pidfile: Path) -> set[tuple[str, int]]:
+    """The addresses a daemon's process group accepts connections on."""
+    root = psutil.Process(int(pidfile.read_text()))
+    return {(c.laddr.ip, c.laddr.port) for p in [root, *root.children(recursive=True)]
+            for c in p.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN}
 
 
 @pytest.fixture()
@@ -93,6 +102,10 @@ def test_feature_groups_on_a_standalone_cluster_equal_local_mode(good_history, s
     shutil.copy(PROJECT / "dagster.yaml", home / "dagster.yaml")
     master_url = (spark_cluster / "master_url").read_text().strip()
     assert master_url.startswith("spark://127.0.0.1:")
+    # The master's RPC port and its web UI, on loopback; no REST submission server (Spark's 6066).
+    webui = int((spark_cluster / "master_webui_url").read_text().strip().rsplit(":", 1)[1].split("/")[0])
+    assert _listening(spark_cluster / "master.pid") == {("127.0.0.1", int(master_url.rsplit(":", 1)[1])),
+                                                        ("127.0.0.1", webui)}
 
     inherited = {k: v for k, v in os.environ.items()
                  if not k.startswith(("MERIDIAN_", "PYSPARK_", "SPARK_")) and k != "DAGSTER_HOME"}
@@ -143,3 +156,20 @@ def test_feature_groups_on_a_standalone_cluster_equal_local_mode(good_history, s
         schema = pq.read_table(partition_dir(lake, table, DAY)).schema
         assert schema.equals(pq.read_table(partition_dir(good_history / "lake", table, DAY)).schema), table
         pd.testing.assert_frame_equal(cluster, local, check_exact=True, obj=table)
+
+
+def test_a_busy_master_port_is_an_error_not_a_move_to_the_next_one(tmp_path):
+    """Spark would otherwise bind the next port up and the URL the script writes would be wrong."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        folder = tmp_path / "cluster"
+        try:
+            started = _script("start", folder, timeout=240, SPARK_MASTER_PORT=str(port), SPARK_CLUSTER_TIMEOUT="60")
+        finally:
+            _script("stop", folder, timeout=120)
+    assert started.returncode == 1, started.stdout
+    assert "the master exited" in started.stderr and f"{port}" in started.stderr, started.stderr
+    assert not (folder / "master_url").exists()
+    assert not (folder / "master.pid").exists() and not (folder / "worker.pid").exists(), "both daemons stopped"
