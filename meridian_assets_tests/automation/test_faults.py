@@ -12,6 +12,7 @@ from pathlib import Path
 import botocore.exceptions as aws
 
 import dagster as dg
+from meridian_assets.defs.ingestion.assets import raw_assets
 from meridian_assets.defs.resources import DropFile, LandingZone
 from meridian_assets.synthetic import write_day
 from meridian_assets_tests.automation.watch import DAY, GPS, drop, run
@@ -47,9 +48,15 @@ def test_a_landing_that_times_out_is_retried_with_backoff_then_lands(tmp_path, i
     result = run(tmp_path, instance, dg.AssetSelection.assets(GPS), landing=landing)
 
     assert result.success
+    # docs/RELIABILITY.md: 3 retries, exponential backoff from 2 s, with jitter (plus or minus the base).
+    (gps_asset,) = [a for a in raw_assets if GPS in a.keys]
+    assert gps_asset.op.retry_policy == dg.RetryPolicy(
+        max_retries=3, delay=2, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
+    # Retry n waits 2 s x (2^n - 1), plus or minus 2 s: 0..4 s, then 4..8 s (the waits Dagster
+    # scheduled, not time measured by the test).
     waits = [e.event_specific_data.seconds_to_wait for e in result.all_events
              if e.event_type_value == "STEP_UP_FOR_RETRY"]
-    assert len(waits) == 2 and all(wait > 0 for wait in waits), waits
+    assert len(waits) == 2 and 0 <= waits[0] <= 4 <= waits[1] <= 8, waits
     assert instance.get_materialized_partitions(GPS) == {DAY}
     assert watch.tick() == [], "a fault that went away is no alert"
 
