@@ -49,9 +49,19 @@ def platform(tmp_path):
         yield Platform(instance)
 
 
-def test_the_gps_check_is_a_blocking_error_check(platform):
-    spec = platform.graph.get_check_spec(dg.AssetCheckKey(dg.AssetKey("raw_gps_telemetry"), GPS_CHECK))
-    assert spec.blocking
+@pytest.mark.parametrize("severity", [dg.AssetCheckSeverity.ERROR, dg.AssetCheckSeverity.WARN])
+def test_a_blocking_check_holds_the_day_downstream_only_when_it_fails_with_error(platform, severity):
+    """The same failed result of a blocking check of raw GPS: with ERROR the day's GPS features
+    wait (and nothing else does: the first day's ml table reads no earlier GPS features); with
+    WARN everything follows, as after a good day."""
+    assert platform.graph.get_check_spec(dg.AssetCheckKey(dg.AssetKey("raw_gps_telemetry"), GPS_CHECK)).blocking
+    platform.tick()
+    platform.record(RAW, "2026-11-08", failed={GPS_CHECK: severity})
+    held = {"gps_features"} if severity == dg.AssetCheckSeverity.ERROR else set()
+    assert platform.tick() == requests({
+        tuple(name for name in (*FEATURES, *ML) if name not in held): {"2026-11-08"},
+        ("customer_features",): {"2026-11-08", "2026-11-09"},
+    })
 
 
 def test_a_day_flows_down_is_held_by_a_failed_check_and_healed_by_a_re_delivery(platform):
