@@ -12,7 +12,7 @@ from meridian_assets.defs.ml import model as dtm
 from meridian_assets.defs.ml import store
 from meridian_assets.lake import Lake, content_version
 from meridian_assets.metadata import partition_link, readable
-from meridian_assets.guard import PASSED, judgements, require_fit_inputs
+from meridian_assets.guard import PASSED, Judgement, judgements, require_fit_inputs
 from meridian_assets.lineage import LEAVES_OUT_UNFIT
 from meridian_assets.quality import latest_materialization, on_their_days
 from meridian_assets.partitions import daily_partitions, training_window_and_holdout
@@ -160,6 +160,28 @@ def overtaken(info: dict, deployed: dict | None) -> str | None:
     return None
 
 
+def deploy_decision(judgement: Judgement | None, candidate: str, info: dict, current: dict | None) -> dict:
+    """The day's decision on `candidate` (`info`: its model.json): deploy exactly the version the
+    gate judged, if that judgement is of the day's newest candidate (current: it targets that
+    materialization, whose version it names), passed it, and no model deployed since overtakes it.
+    Otherwise a decision too, not a failure: the model in production (`current`) stays, and says why.
+    Pure (`deployed_model` reads and promotes), so the decision is tested alone (ml/test_deploy.py)."""
+    kept = (current or {}).get("version", "none")
+    if not judgement or not judgement.current:
+        judged = judgement.evaluation.metadata["version"].value if judgement else None
+        return {"outcome": "kept", "held_candidate": candidate,
+                "decision": f"Candidate {candidate} is not deployed: the evaluation gate has not judged it "
+                f"(its newest result judged {judged or 'nothing'}); {kept} stays"}
+    if judgement.verdict != PASSED:
+        return {"outcome": "kept", "held_candidate": candidate,
+                "decision": f"Candidate {candidate} held by the evaluation gate, {kept} stays: "
+                f"{gate_reason(info['metrics'])}"}
+    if why := overtaken(info, current):
+        return {"outcome": "kept", "held_candidate": candidate,
+                "decision": f"Candidate {candidate} passed its gate but is not deployed: {why}; {kept} stays"}
+    return {"outcome": "deployed", "decision": f"Deployed {candidate}: {gate_reason(info['metrics'])}"}
+
+
 def in_production(lake: Lake) -> dict:
     """What deployed.json points at, as the model's page shows it on every partition."""
     pointer = store.deployed(lake)
@@ -212,28 +234,11 @@ def deployed_model(context: dg.AssetExecutionContext, config: Deployment, lake: 
                     f"(from {pointer['rolled_back_from']}) by a person"}
     else:
         guard = require_fit_inputs(context)
-        # Exactly the version the gate judged, if that judgement is of the day's newest candidate
-        # (current: it targets that materialization, whose version it names).
         judgement = judgements(context.instance, dg.AssetCheckKey(dg.AssetKey(MODEL), GATE)).get(context.partition_key)
         candidate = candidate_version(context.instance, context.partition_key)
-        current = store.deployed(lake)
-        kept = (current or {}).get("version", "none")
-        judged = judgement.evaluation.metadata["version"].value if judgement else None
-        # Either way a decision, not a failure: the model in production stays, and says why.
-        if not judgement or not judgement.current:
-            decision = {"outcome": "kept", "held_candidate": candidate,
-                        "decision": f"Candidate {candidate} is not deployed: the evaluation gate has not judged it "
-                        f"(its newest result judged {judged or 'nothing'}); {kept} stays"}
-        elif judgement.verdict != PASSED:
-            decision = {"outcome": "kept", "held_candidate": candidate,
-                        "decision": f"Candidate {candidate} held by the evaluation gate, {kept} stays: "
-                        f"{gate_reason(store.load_info(lake, candidate)['metrics'])}"}
-        elif why := overtaken(info := store.load_info(lake, candidate), current):
-            decision = {"outcome": "kept", "held_candidate": candidate,
-                        "decision": f"Candidate {candidate} passed its gate but is not deployed: {why}; {kept} stays"}
-        else:
+        decision = deploy_decision(judgement, candidate, store.load_info(lake, candidate), store.deployed(lake))
+        if decision["outcome"] == "deployed":
             store.promote(lake, candidate)
-            decision = {"outcome": "deployed", "decision": f"Deployed {candidate}: {gate_reason(info['metrics'])}"}
     context.log.info(decision["decision"])
     return dg.MaterializeResult(metadata=readable({
         **decision, **in_production(lake), "forced_past_checks": guard["forced_past_checks"], **guard["forced"],
