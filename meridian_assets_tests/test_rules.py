@@ -1,33 +1,61 @@
 """Every check rule on a hand-made lake: one good case that passes, one bad case that fails.
 
 Each case writes the partitions the rule reads (a week of history where it compares with
-earlier days), then evaluates the rule for DAY. The drift rule has its own file
-(ml_table/test_drift.py), the evaluation gate its story (pipeline/test_bad_days.py).
+earlier days), then evaluates the rule for DAY, and states what the check shows for both days
+(the value measured, the threshold, the description) and the severity the bad day's result is
+recorded with, as docs/CHECKS.md declares it: ERROR for a blocking rule (it holds what reads the
+day), WARN for the others. The rules' limits are tested at the limit, and the rules comparing
+with earlier days on the first day. The drift rule has its own file (ml_table/test_drift.py),
+the evaluation gate ml/test_model.py and ml/test_deploy.py.
 """
 
 from __future__ import annotations
+
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
 
+import dagster as dg
 from meridian_assets.lake import Lake
 from meridian_assets import profiles
 from meridian_assets.contracts import FEATURES, SOURCES
+from meridian_assets.definitions import defs
 from meridian_assets.defs.features.checks import feature_rules
 from meridian_assets.defs.ingestion.checks import raw_rules
 from meridian_assets.defs.ml_table.checks import ML_RULES
 from meridian_assets.lake import RAW_TABLES, write_partition
-from meridian_assets.quality import Partition
+from meridian_assets.quality import INPUTS_FIT, Partition, _result
 from spark_jobs.layout import days_between, partition_dir, shift_day
 
 DAY = "2026-11-08"
 HISTORY = days_between("2026-11-01", "2026-11-07")
+ERROR, WARN = dg.AssetCheckSeverity.ERROR, dg.AssetCheckSeverity.WARN
+# docs/CHECKS.md: the rules that block nothing, whose failures are WARN; every other rule is blocking (ERROR).
+WARN_ONLY = {"null_fractions", "history_null_rates", "regions_known"}
 
 
 def rule(rules, name):
     return next(r for r in rules if r.name == name)
+
+
+@pytest.fixture(scope="module")
+def graph():
+    return defs().resolve_asset_graph()
+
+
+def shown(outcome) -> tuple:
+    """What the check shows: passed, the value measured, the threshold, the description."""
+    return outcome.passed, outcome.value, outcome.threshold, outcome.description
+
+
+def assert_recorded_severity(graph, asset: str, check, outcome) -> None:
+    """The bad day's result is recorded with the severity docs/CHECKS.md declares for the rule."""
+    result = _result(asset, check, DAY, outcome, graph)
+    assert (result.passed, result.severity) == (False, WARN if check.name in WARN_ONLY else ERROR), check.name
+    assert check.blocking == (check.name not in WARN_ONLY), check.name
 
 
 def gps(day: str, vehicles: int = 10, hours=(6, 18), shift_hours: float = 0.0) -> pd.DataFrame:
@@ -86,23 +114,74 @@ def copy_of(day: str) -> pd.DataFrame:
 
 
 GPS_RULES = raw_rules(SOURCES["gps"])
+# A good day (10 vehicles, a ping every 10 minutes from 06:00 to 18:00: 720 pings) and a bad one,
+# each with what the check shows: (value, threshold, description).
 GPS_CASES = [
-    ("contract", gps(DAY), gps(DAY).assign(speed_kph=400.0)),
-    ("times_in_partition_day", gps(DAY), gps(shift_day(DAY, -1))),
-    ("unique_key", gps(DAY), pd.concat([gps(DAY)] * 2)),
-    ("not_a_copy", gps(DAY), copy_of(HISTORY[-1])),
-    ("fleet_reporting", gps(DAY), gps(DAY, vehicles=5)),
-    ("volume_vs_history", gps(DAY), gps(DAY, hours=(6, 9))),
-    ("heading_null_rate", gps(DAY), with_null_headings(gps(DAY))),
-    ("activity_hours", gps(DAY), gps(DAY, shift_hours=-3)),
+    ("contract", gps(DAY), (0, 0, "720 rows match the raw_gps_telemetry contract"),
+     gps(DAY).assign(speed_kph=400.0), (720, 0, "column 'speed_kph' breaks in_range(0, 250) (720 rows)")),
+    ("times_in_partition_day", gps(DAY), (0, 0, "0 rows have event_ts outside 2026-11-08 UTC (first 2026-11-08 "
+                                                "06:00:00+00:00, last 2026-11-08 17:50:00+00:00)"),
+     gps(shift_day(DAY, -1)), (720, 0, "720 rows have event_ts outside 2026-11-08 UTC (first 2026-11-07 "
+                                       "06:00:00+00:00, last 2026-11-07 17:50:00+00:00)")),
+    ("unique_key", gps(DAY), (0.0, 0.01, "0 rows repeat a (vehicle_id, event_ts)"),
+     pd.concat([gps(DAY)] * 2), (0.5, 0.01, "720 rows repeat a (vehicle_id, event_ts)")),
+    ("not_a_copy", gps(DAY), ("none", "no identical day", "content differs from the last 7 days"),
+     copy_of(HISTORY[-1]), ("2026-11-07", "no identical day", "identical content to 2026-11-07")),
+    ("fleet_reporting", gps(DAY), (1.0, 0.9, "100.0% of the 10 vehicles active in the last 7 days report today"),
+     gps(DAY, vehicles=5), (0.5, 0.9, "50.0% of the 10 vehicles active in the last 7 days report today")),
+    ("volume_vs_history", gps(DAY), (1.0, "0.5..1.5", "720 pings, 1.00 x the 7-day median of 720"),
+     gps(DAY, hours=(6, 9)), (0.25, "0.5..1.5", "180 pings, 0.25 x the 7-day median of 720")),
+    ("heading_null_rate", gps(DAY), (0.0, 0.1, "0.0% of pings have no heading"),
+     with_null_headings(gps(DAY)), (0.5, 0.1, "50.0% of pings have no heading")),
+    ("activity_hours", gps(DAY), (0.0, 1.0, "mean ping time moved -0.00 h against the last 7 days"),
+     gps(DAY, shift_hours=-3), (-3.0, 1.0, "mean ping time moved -3.00 h against the last 7 days")),
 ]
 
 
-@pytest.mark.parametrize(("name", "good", "bad"), GPS_CASES, ids=[c[0] for c in GPS_CASES])
-def test_gps_rules_pass_good_days_and_fail_bad_ones(tmp_path, name, good, bad):
-    assert rule(GPS_RULES, name).evaluate(gps_day(tmp_path / "good", good)).passed
-    outcome = rule(GPS_RULES, name).evaluate(gps_day(tmp_path / "bad", bad))
-    assert not outcome.passed, outcome.description
+@pytest.mark.parametrize(("name", "good", "good_shows", "bad", "bad_shows"), GPS_CASES, ids=[c[0] for c in GPS_CASES])
+def test_gps_rules_pass_good_days_and_fail_bad_ones(tmp_path, graph, name, good, good_shows, bad, bad_shows):
+    check = rule(GPS_RULES, name)
+    assert shown(check.evaluate(gps_day(tmp_path / "good", good))) == (True, *good_shows)
+    outcome = check.evaluate(gps_day(tmp_path / "bad", bad))
+    assert shown(outcome) == (False, *bad_shows)
+    assert_recorded_severity(graph, "raw_gps_telemetry", check, outcome)
+
+
+def with_duplicates(frame: pd.DataFrame, rows: int) -> pd.DataFrame:
+    return pd.concat([frame, frame.head(rows)], ignore_index=True)
+
+
+# At each limit of docs/CHECKS.md the day passes; just past it, it fails.
+GPS_LIMITS = [
+    ("fleet_reporting", gps(DAY, vehicles=9), True),  # 9 of the 10 vehicles: 90%
+    ("volume_vs_history", gps(DAY, hours=(6, 12)), True),  # 360 pings: 0.5 x 720
+    ("volume_vs_history", gps(DAY, hours=(6, 24)), True),  # 1,080 pings: 1.5 x 720
+    ("volume_vs_history", gps(DAY, hours=(0, 24)), False),  # 1,440 pings: 2 x 720
+    ("heading_null_rate", gps(DAY).assign(heading_deg=lambda f: f["heading_deg"].where(f.index % 10 != 0)), True),
+    ("heading_null_rate", gps(DAY).assign(heading_deg=lambda f: f["heading_deg"].where(f.index % 9 != 0)), False),
+    ("activity_hours", gps(DAY, shift_hours=1), True),  # one hour later: the limit
+    ("activity_hours", gps(DAY, shift_hours=1.5), False),
+    ("activity_hours", gps(DAY, shift_hours=-1.5), False),
+    ("unique_key", with_duplicates(gps(DAY, vehicles=11, hours=(6, 21)), 10), True),  # 10 of 1,000 rows: 1%
+    ("unique_key", with_duplicates(gps(DAY, vehicles=11, hours=(6, 21)), 11), False),
+]
+
+
+@pytest.mark.parametrize(("name", "today", "passes"), GPS_LIMITS, ids=[f"{c[0]}-{c[2]}" for c in GPS_LIMITS])
+def test_gps_rules_hold_at_their_limits(tmp_path, name, today, passes):
+    outcome = rule(GPS_RULES, name).evaluate(gps_day(tmp_path, today))
+    assert outcome.passed is passes, outcome.description
+
+
+def test_gps_rules_on_the_first_day_have_nothing_to_compare_with(tmp_path):
+    first = raw(tmp_path, "gps", DAY, gps(DAY))
+    assert {name: shown(rule(GPS_RULES, name).evaluate(first)) for name in
+            ("not_a_copy", "fleet_reporting", "volume_vs_history", "activity_hours")} == {
+        "not_a_copy": (True, "none", "no identical day", "content differs from the last 7 days"),
+        "fleet_reporting": (True, "no history", 0.9, "no earlier days to compare with"),
+        "volume_vs_history": (True, "no history", "0.5..1.5", "no earlier days"),
+        "activity_hours": (True, "no history", 1.0, "no earlier days"),
+    }
 
 
 def test_history_rules_read_profiles_not_rows(tmp_path):
@@ -126,22 +205,115 @@ def missing_hour(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.iloc[1:]
 
 
+LABELS = "0 bad labels, delivered share >= 0.5"
 OTHER_CASES = [
-    ("deliveries", "label_sanity", deliveries(DAY), late_arrival(deliveries(DAY))),
-    ("deliveries", "unique_key", deliveries(DAY), pd.concat([deliveries(DAY)] * 2)),
-    ("deliveries", "contract", deliveries(DAY), deliveries(DAY).assign(status="lost")),
-    ("weather", "hours_complete", hourly(DAY, "weather"), missing_hour(hourly(DAY, "weather"))),
-    ("traffic", "hours_complete", hourly(DAY, "traffic"), missing_hour(hourly(DAY, "traffic"))),
-    ("traffic", "times_in_partition_day", hourly(DAY, "traffic"), hourly(shift_day(DAY, 1), "traffic")),
+    ("deliveries", "label_sanity", deliveries(DAY), (0, LABELS, "0 rows with an impossible label or status; 100.0% delivered"),
+     late_arrival(deliveries(DAY)), (20, LABELS, "20 rows with an impossible label or status; 100.0% delivered")),
+    ("deliveries", "unique_key", deliveries(DAY), (0.0, 0.0, "0 rows repeat a (delivery_id)"),
+     pd.concat([deliveries(DAY)] * 2), (0.5, 0.0, "20 rows repeat a (delivery_id)")),
+    ("deliveries", "contract", deliveries(DAY), (0, 0, "20 rows match the raw_deliveries contract"),
+     deliveries(DAY).assign(status="lost"),
+     (20, 0, "column 'status' breaks isin(['delivered', 'cancelled', 'failed']) (20 rows)")),
+    ("weather", "hours_complete", hourly(DAY, "weather"), (0, "every region 24 hours", "1 regions x 24 hours"),
+     missing_hour(hourly(DAY, "weather")), (1, "every region 24 hours", "1 of 1 regions miss hours: {'north': 23}")),
+    ("traffic", "hours_complete", hourly(DAY, "traffic"), (0, "every region 24 hours", "1 regions x 24 hours"),
+     missing_hour(hourly(DAY, "traffic")), (1, "every region 24 hours", "1 of 1 regions miss hours: {'north': 23}")),
+    ("traffic", "times_in_partition_day", hourly(DAY, "traffic"),
+     (0, 0, "0 rows have observed_ts outside 2026-11-08 UTC (first 2026-11-08 00:00:00+00:00, last 2026-11-08 "
+            "23:00:00+00:00)"),
+     hourly(shift_day(DAY, 1), "traffic"),
+     (24, 0, "24 rows have observed_ts outside 2026-11-08 UTC (first 2026-11-09 00:00:00+00:00, last 2026-11-09 "
+             "23:00:00+00:00)")),
 ]
 
 
-@pytest.mark.parametrize(("source", "name", "good", "bad"), OTHER_CASES, ids=[f"{c[0]}-{c[1]}" for c in OTHER_CASES])
-def test_other_raw_rules_pass_good_days_and_fail_bad_ones(tmp_path, source, name, good, bad):
+@pytest.mark.parametrize(("source", "name", "good", "good_shows", "bad", "bad_shows"), OTHER_CASES,
+                         ids=[f"{c[0]}-{c[1]}" for c in OTHER_CASES])
+def test_other_raw_rules_pass_good_days_and_fail_bad_ones(tmp_path, graph, source, name, good, good_shows, bad,
+                                                          bad_shows):
     check = rule(raw_rules(SOURCES[source]), name)
-    assert check.evaluate(raw(tmp_path / "good", source, DAY, good)).passed
+    assert shown(check.evaluate(raw(tmp_path / "good", source, DAY, good))) == (True, *good_shows)
     outcome = check.evaluate(raw(tmp_path / "bad", source, DAY, bad))
-    assert not outcome.passed, outcome.description
+    assert shown(outcome) == (False, *bad_shows)
+    assert_recorded_severity(graph, SOURCES[source].asset_name, check, outcome)
+
+
+def stops(minutes: list[float | None], statuses: list[str]) -> pd.DataFrame:
+    """Deliveries of DAY taking `minutes` (None: no arrival), with `statuses`; cancelled ones never departed."""
+    frame = deliveries(DAY, len(minutes)).assign(status=statuses)
+    taken = pd.to_timedelta(pd.Series(minutes, dtype=float), unit="min").to_numpy()
+    return frame.assign(actual_arrival_ts=frame["actual_departure_ts"] + taken,
+                        actual_departure_ts=frame["actual_departure_ts"].where(frame["status"] != "cancelled"))
+
+
+# (passed, bad labels) at docs/CHECKS.md's limits: 1..600 minutes, at least half delivered.
+LABEL_LIMITS = [
+    (stops([1.0, 600.0], ["delivered"] * 2), (True, 0)),  # the shortest and the longest plausible stop
+    (stops([0.9, 601.0], ["delivered"] * 2), (False, 2)),
+    (stops([30.0, None], ["delivered", "cancelled"]), (True, 0)),  # half delivered
+    (stops([30.0, None, None], ["delivered", "cancelled", "failed"]), (False, 0)),  # a third delivered
+    (stops([30.0, 30.0], ["delivered", "failed"]), (False, 1)),  # a failed stop that arrived
+    (stops([30.0, None], ["delivered", "delivered"]), (False, 1)),  # delivered, never arrived
+    (stops([30.0, None], ["delivered", "cancelled"]).assign(
+        actual_departure_ts=lambda f: f["scheduled_departure_ts"]), (False, 1)),  # cancelled, but departed
+]
+
+
+@pytest.mark.parametrize(("frame", "verdict"), LABEL_LIMITS)
+def test_label_sanity_holds_at_its_limits(tmp_path, frame, verdict):
+    outcome = rule(raw_rules(SOURCES["deliveries"]), "label_sanity").evaluate(raw(tmp_path, "deliveries", DAY, frame))
+    assert (outcome.passed, outcome.value) == verdict, outcome.description
+
+
+def test_hours_complete_fails_a_day_without_any_region(tmp_path):
+    empty = hourly(DAY, "weather").assign(region=None)
+    outcome = rule(raw_rules(SOURCES["weather"]), "hours_complete").evaluate(raw(tmp_path, "weather", DAY, empty))
+    assert shown(outcome) == (False, 0, "every region 24 hours", "0 regions x 24 hours")
+
+
+def test_a_failed_error_check_says_what_it_blocks_and_a_warn_blocks_nothing(tmp_path, graph):
+    """The result a step records: the day, the description, value and threshold, and for ERROR
+    what reads the day (weather features read D-1..D; the model needs its own day only)."""
+    check = rule(raw_rules(SOURCES["weather"]), "hours_complete")
+    outcome = check.evaluate(raw(tmp_path, "weather", DAY, missing_hour(hourly(DAY, "weather"))))
+    blocks = ("weather_features 2026-11-08..2026-11-09; ml_feature_table 2026-11-08..2026-11-09; "
+              "delivery_time_model 2026-11-08..2026-11-09; deployed_model 2026-11-08..2026-11-09")
+    result = _result("raw_weather", check, DAY, outcome, graph)
+    assert (result.passed, result.severity, result.description) == (
+        False, ERROR, f"2026-11-08: 1 of 1 regions miss hours: {{'north': 23}}. Blocks: {blocks}")
+    assert {k: v.value for k, v in result.metadata.items()} == {
+        "value": 1, "threshold": "every region 24 hours", "blocks": blocks}
+    warned = _result("ml_feature_table", rule(ML_RULES, "regions_known"), DAY, outcome, graph)
+    assert (warned.passed, warned.severity, warned.description) == (False, WARN, "2026-11-08: " + outcome.description)
+    assert set(warned.metadata) == {"value", "threshold"}
+    passed = _result("raw_weather", check, DAY, replace_outcome(outcome, passed=True), graph)
+    assert (passed.passed, passed.severity, passed.description) == (True, ERROR, outcome.description)
+    drift_warn = _result("raw_weather", check, DAY, replace_outcome(outcome, severity=WARN), graph)
+    assert (drift_warn.severity, set(drift_warn.metadata)) == (WARN, {"value", "threshold"})
+
+
+def replace_outcome(outcome, **changes):
+    from dataclasses import replace
+
+    return replace(outcome, **changes)
+
+
+def test_inputs_fit_names_what_the_day_reads_that_is_unfit():
+    asked = []
+
+    def partition(problems: list[str]) -> Partition:
+        fitness = SimpleNamespace(input_problems=lambda key, day: asked.append((key, day)) or problems)
+        return Partition(Lake(root="unused"), "ml_feature_table", DAY, "ml_feature_table", fitness)
+
+    fit = INPUTS_FIT.evaluate(partition([]))
+    assert shown(fit) == (True, 0, 0, "every partition it reads is fit to use")
+    assert fit.extra["problems"].value == []
+    problems = [f"gps_features.contract failed for 2026-10-{d:02d}" for d in range(1, 32)]
+    unfit = INPUTS_FIT.evaluate(partition(problems))
+    assert shown(unfit) == (False, 31, 0, "; ".join(problems[:5]))
+    assert unfit.extra["problems"].value == problems[:30]
+    assert asked == [(dg.AssetKey("ml_feature_table"), DAY)] * 2
+    assert INPUTS_FIT.blocking
 
 
 def weather_features(day: str, rows: int = 24) -> pd.DataFrame:
@@ -149,22 +321,50 @@ def weather_features(day: str, rows: int = 24) -> pd.DataFrame:
 
 
 FEATURE_CASES = [
-    ("contract", weather_features(DAY), weather_features(DAY).assign(temp_c=99.0)),
-    ("row_count_vs_upstream", weather_features(DAY), weather_features(DAY, rows=20)),
-    ("null_fractions", weather_features(DAY), weather_features(DAY).assign(precip_prev_3h_mm=np.nan)),
+    ("contract", weather_features(DAY), (0, 0, "24 rows match the weather_features contract"),
+     weather_features(DAY).assign(temp_c=99.0), (24, 0, "column 'temp_c' breaks in_range(-60, 60) (24 rows)")),
+    ("row_count_vs_upstream", weather_features(DAY),
+     (24, 24, "24 rows for 24 upstream entities in raw weather (date=2026-11-08)"),
+     weather_features(DAY, rows=20), (20, 24, "20 rows for 24 upstream entities in raw weather (date=2026-11-08)")),
+    ("null_fractions", weather_features(DAY), (0.0, 0.5, "worst column precip_prev_3h_mm: 0.0% null"),
+     weather_features(DAY).assign(precip_prev_3h_mm=np.nan), (1.0, 0.5, "worst column precip_prev_3h_mm: 100.0% null")),
 ]
 
 
-@pytest.mark.parametrize(("name", "good", "bad"), FEATURE_CASES, ids=[c[0] for c in FEATURE_CASES])
-def test_feature_rules_pass_good_days_and_fail_bad_ones(tmp_path, name, good, bad):
-    check = rule(feature_rules(FEATURES["weather"]), name)
-    for case, frame in (("good", good), ("bad", bad)):
-        lake = tmp_path / case
+def weather_features_day(lake, frame: pd.DataFrame, days=(shift_day(DAY, -1), DAY), upstream: bool = True) -> Partition:
+    """`frame` as the weather features of `days` (by default an earlier day too: not the start of
+    history), over DAY's raw weather (unless `upstream` is False)."""
+    if upstream:
         raw(lake, "weather", DAY, hourly(DAY, "weather"))
-        for day in (shift_day(DAY, -1), DAY):  # an earlier day: not the start of history
-            write(lake, "features/weather", day, frame, FEATURES["weather"].arrow_schema)
-        outcome = check.evaluate(Partition(Lake(root=str(lake)), "features/weather", DAY))
-        assert outcome.passed == (case == "good"), (case, outcome.description)
+    for day in days:
+        write(lake, "features/weather", day, frame, FEATURES["weather"].arrow_schema)
+    return Partition(Lake(root=str(lake)), "features/weather", DAY)
+
+
+@pytest.mark.parametrize(("name", "good", "good_shows", "bad", "bad_shows"), FEATURE_CASES,
+                         ids=[c[0] for c in FEATURE_CASES])
+def test_feature_rules_pass_good_days_and_fail_bad_ones(tmp_path, graph, name, good, good_shows, bad, bad_shows):
+    check = rule(feature_rules(FEATURES["weather"]), name)
+    assert shown(check.evaluate(weather_features_day(tmp_path / "good", good))) == (True, *good_shows)
+    outcome = check.evaluate(weather_features_day(tmp_path / "bad", bad))
+    assert shown(outcome) == (False, *bad_shows)
+    assert_recorded_severity(graph, "weather_features", check, outcome)
+
+
+def test_feature_rules_at_the_start_of_history_and_without_their_upstream_day(tmp_path):
+    rules = feature_rules(FEATURES["weather"])
+    nulls = weather_features(DAY).assign(precip_prev_3h_mm=np.nan)
+    first = weather_features_day(tmp_path / "first", nulls, days=[DAY])
+    assert shown(rule(rules, "null_fractions").evaluate(first)) == (
+        True, "no history yet", 0.5, "2026-11-08 is the first day of features/weather")
+    half = weather_features(DAY).assign(precip_prev_3h_mm=lambda f: f["precip_prev_3h_mm"].where(f.index % 2 == 0))
+    assert rule(rules, "null_fractions").evaluate(weather_features_day(tmp_path / "half", half)).passed  # 50%: the limit
+    orphan = weather_features_day(tmp_path / "orphan", weather_features(DAY), upstream=False)
+    assert shown(rule(rules, "row_count_vs_upstream").evaluate(orphan)) == (
+        False, 24, 0, "24 rows for 0 upstream entities in raw weather (date=2026-11-08 missing)")
+    empty = weather_features_day(tmp_path / "empty", weather_features(DAY, rows=0), upstream=False)
+    assert shown(rule(rules, "row_count_vs_upstream").evaluate(empty)) == (
+        False, 0, 0, "0 rows for 0 upstream entities in raw weather (date=2026-11-08 missing)")
 
 
 def ml_day(rows: int = 20) -> pd.DataFrame:
@@ -181,22 +381,62 @@ def ml_day(rows: int = 20) -> pd.DataFrame:
 
 
 ML_CASES = [
-    ("row_count", ml_day(), ml_day(rows=15)),
-    ("same_day_null_rates", ml_day(), ml_day().assign(temp_c=np.nan)),
-    ("history_null_rates", ml_day(), ml_day().assign(veh_prev_ping_count=np.nan)),
-    ("label_range", ml_day(), ml_day().assign(delivery_minutes=-3.0)),
-    ("regions_known", ml_day(), pd.concat([ml_day(), ml_day(rows=1).assign(
-        delivery_id="D99", region="atlantis", temp_c=np.nan, congestion_index=np.nan)], ignore_index=True)),
+    ("row_count", ml_day(), (20, 20, "20 rows for 20 deliveries"),
+     ml_day(rows=15), (15, 20, "15 rows for 20 deliveries")),
+    ("same_day_null_rates", ml_day(), (0.0, 0.05, "worst feature planned_distance_km: 0.0% null"),
+     ml_day().assign(temp_c=np.nan), (1.0, 0.05, "worst feature temp_c: 100.0% null")),
+    ("history_null_rates", ml_day(), (0.0, 0.5, "worst feature route_mean_delay_7d: 0.0% null"),
+     ml_day().assign(veh_prev_ping_count=np.nan), (1.0, 0.5, "worst feature veh_prev_ping_count: 100.0% null")),
+    ("label_range", ml_day(), (0, "labels in 1..600 min", "0 labels or estimates out of range among 20 delivered rows"),
+     ml_day().assign(delivery_minutes=-3.0),
+     (20, "labels in 1..600 min", "20 labels or estimates out of range among 20 delivered rows")),
+    ("regions_known", ml_day(), (0, 0, "1 regions, each with weather and traffic"),
+     pd.concat([ml_day(), ml_day(rows=1).assign(delivery_id="D99", region="atlantis", temp_c=np.nan,
+                                                congestion_index=np.nan)], ignore_index=True),
+     (1, 0, "1 deliveries in regions without weather or traffic: atlantis")),
 ]
 
 
-@pytest.mark.parametrize(("name", "good", "bad"), ML_CASES, ids=[c[0] for c in ML_CASES])
-def test_ml_table_rules_pass_good_days_and_fail_bad_ones(tmp_path, name, good, bad):
+def ml_table_day(lake, frame: pd.DataFrame, days=(shift_day(DAY, -1), DAY), deliveries_rows: int = 20) -> Partition:
+    raw(lake, "deliveries", DAY, deliveries(DAY, deliveries_rows))
+    for day in days:
+        write(lake, "ml_feature_table", day, frame)
+    return Partition(Lake(root=str(lake)), "ml_feature_table", DAY)
+
+
+@pytest.mark.parametrize(("name", "good", "good_shows", "bad", "bad_shows"), ML_CASES, ids=[c[0] for c in ML_CASES])
+def test_ml_table_rules_pass_good_days_and_fail_bad_ones(tmp_path, graph, name, good, good_shows, bad, bad_shows):
     check = rule(ML_RULES, name)
-    for case, frame in (("good", good), ("bad", bad)):
-        lake = tmp_path / case
-        raw(lake, "deliveries", DAY, deliveries(DAY))
-        for day in (shift_day(DAY, -1), DAY):
-            write(lake, "ml_feature_table", day, frame)
-        outcome = check.evaluate(Partition(Lake(root=str(lake)), "ml_feature_table", DAY))
-        assert outcome.passed == (case == "good"), (case, outcome.description)
+    good_outcome = check.evaluate(ml_table_day(tmp_path / "good", good))
+    assert shown(good_outcome) == (True, *good_shows)
+    outcome = check.evaluate(ml_table_day(tmp_path / "bad", bad))
+    assert shown(outcome) == (False, *bad_shows)
+    assert_recorded_severity(graph, "ml_feature_table", check, outcome)
+
+
+def test_null_rates_name_every_feature_and_judge_history_only_after_the_first_day(tmp_path):
+    """Every feature's rate is in the metadata; on the first day history features are not judged,
+    the day's own features are (they block)."""
+    nulls = ml_day().assign(temp_c=np.nan, veh_prev_ping_count=np.nan)
+    first = ml_table_day(tmp_path / "first", nulls, days=[DAY])
+    assert shown(rule(ML_RULES, "history_null_rates").evaluate(first)) == (
+        True, "no history yet", 0.5, "2026-11-08 is the first day of ml_feature_table")
+    same_day = rule(ML_RULES, "same_day_null_rates").evaluate(first)
+    assert shown(same_day) == (False, 1.0, 0.05, "worst feature temp_c: 100.0% null")
+    assert same_day.extra["null_rates"] == {c: 1.0 if c == "temp_c" else 0.0 for c in [
+        "planned_distance_km", "stop_sequence", "route_stops", "departure_hour", "weekday", "temp_c", "precip_mm",
+        "wind_kph", "visibility_km", "weather_condition", "congestion_index", "incident_count"]}
+    one_in_twenty = ml_day().assign(temp_c=lambda f: f["temp_c"].where(f.index > 0))  # 5%: the limit
+    assert rule(ML_RULES, "same_day_null_rates").evaluate(ml_table_day(tmp_path / "limit", one_in_twenty)).passed
+
+
+def test_row_count_and_labels_at_their_limits(tmp_path):
+    empty = ml_table_day(tmp_path / "empty", ml_day(rows=0), deliveries_rows=0)
+    assert shown(rule(ML_RULES, "row_count").evaluate(empty))[:3] == (False, 0, 0)
+    assert shown(rule(ML_RULES, "label_range").evaluate(empty))[:2] == (False, 0)  # nothing delivered
+    labels = ml_day(rows=4).assign(delivery_minutes=[1.0, 600.0, 0.5, 601.0], scheduled_minutes=[30.0, 0.0, 30.0, 30.0])
+    outcome = rule(ML_RULES, "label_range").evaluate(ml_table_day(tmp_path / "labels", labels, deliveries_rows=4))
+    assert shown(outcome)[:2] == (False, 3)  # 0.5 and 601 minutes, and an estimate of 0
+    cancelled = ml_day(rows=2).assign(status=["delivered", "cancelled"], delivery_minutes=[30.0, np.nan])
+    outcome = rule(ML_RULES, "label_range").evaluate(ml_table_day(tmp_path / "cancelled", cancelled, deliveries_rows=2))
+    assert shown(outcome) == (True, 0, "labels in 1..600 min", "0 labels or estimates out of range among 1 delivered rows")
