@@ -10,7 +10,7 @@ import pytest
 import dagster as dg
 from meridian_assets.guard import (
     FAILED, FORCE_BY_TAG, FORCE_REASON_TAG, FORCE_TAG, PASSED, WARNED, Fitness, judgements,
-    require_fit_inputs,
+    require_fit_inputs, runnable,
 )
 from meridian_assets.lineage import LEAVES_OUT_UNFIT
 from meridian_assets.partitions import daily_partitions
@@ -118,7 +118,12 @@ def window_location(verdicts: dict[str, bool]):
     def trainer(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         return dg.MaterializeResult(metadata={"left_out": sorted(require_fit_inputs(context)["left_out"])})
 
-    return dg.Definitions(assets=[upstream, next_day, trainer], asset_checks=[rule])
+    @dg.asset(partitions_def=daily_partitions, deps=[dg.AssetDep(
+        upstream, partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=0))])
+    def pair() -> None:
+        """Reads D-1 and D, and needs both."""
+
+    return dg.Definitions(assets=[upstream, next_day, trainer, pair], asset_checks=[rule])
 
 
 DAYS = ["2026-10-30", "2026-10-31", DAY]
@@ -161,3 +166,48 @@ def test_a_result_counts_only_for_the_materialization_it_judged():
         blocked = dg.materialize([*assets, *checks], selection=[GUARDED], partition_key=DAY, instance=instance,
                                  raise_on_error=False)
         assert not blocked.success
+
+
+NEXT_DAY, TRAINER, PAIR = dg.AssetKey("next_day"), dg.AssetKey("trainer"), dg.AssetKey("pair")
+
+
+def test_what_runs_next_counts_what_runs_before_it_in_the_same_run():
+    """`runnable`, the decision of the nightly schedule and `meridian launch`: of the keys asked,
+    in lineage order, those whose needs are fit, counting the keys before them in the same run."""
+    definitions = window_location({"2026-10-30": True, "2026-10-31": False, DAY: True})
+    graph = definitions.resolve_asset_graph()
+    with dg.instance_for_test() as instance:
+        for day in DAYS:
+            dg.materialize(definitions.assets + definitions.asset_checks, selection=[UPSTREAM], partition_key=day,
+                           instance=instance, raise_on_error=False)
+        assert runnable(instance, graph, [TRAINER, NEXT_DAY], DAY) == (
+            [TRAINER], {NEXT_DAY: ["upstream.rule failed for 2026-10-31"]})
+        # The next day: upstream is not there yet, but runs first in the same run.
+        later = "2026-11-02"
+        assert runnable(instance, graph, [TRAINER], later) == ([], {TRAINER: [f"upstream is not materialized for {later}"]})
+        ready, held = runnable(instance, graph, [NEXT_DAY, TRAINER, UPSTREAM], later)
+        assert (ready[0], set(ready), held) == (UPSTREAM, {UPSTREAM, NEXT_DAY, TRAINER}, {})
+
+
+def test_failed_checks_come_first_and_days_before_the_first_have_no_history():
+    definitions = window_location({"2026-10-30": True, "2026-10-31": False})
+    graph = definitions.resolve_asset_graph()
+    with dg.instance_for_test() as instance:
+        for day in DAYS[:2]:
+            dg.materialize(definitions.assets + definitions.asset_checks, selection=[UPSTREAM], partition_key=day,
+                           instance=instance, raise_on_error=False)
+        fitness = Fitness(instance, graph)
+        # The cause before what is merely missing, though it sorts after it.
+        assert fitness.input_problems(PAIR, DAY) == [
+            "upstream.rule failed for 2026-10-31", f"upstream is not materialized for {DAY}"]
+        assert fitness.problems(PAIR, DAY) == [
+            "upstream.rule failed for 2026-10-31", f"pair is not materialized for {DAY}",
+            f"upstream is not materialized for {DAY}"]
+        # The first day reads days before any drop: nothing there can be missing.
+        assert fitness.input_problems(PAIR, "2026-10-30") == []
+        assert fitness.left_out(TRAINER, "2026-10-30") == {}
+        assert fitness.problems(UPSTREAM, "2026-10-29") == []
+        # A day before the first has nothing to be built from.
+        assert fitness.input_problems(NEXT_DAY, "2026-10-29") == [
+            "next_day 2026-10-29: no drop ingested on or before it (first day: 2026-10-30)"]
+        assert fitness.left_out(TRAINER, DAY) == {"2026-10-31": ["upstream.rule failed for 2026-10-31"]}
