@@ -143,3 +143,20 @@ def test_a_day_deleted_from_the_lake_leaves_the_working_copy(lake):
     pointer = writer._bucket.key(TABLE, f"date={DAY}", lake_s3.POINTER)
     s3.delete_object(Bucket=BUCKET, Key=pointer)
     assert not reader.partition(TABLE, DAY).exists(), "a copy of a day the lake no longer has is not read"
+
+
+def test_a_day_the_working_copy_holds_at_the_current_version_is_not_fetched_again(lake):
+    """DEPLOYMENT.md: `_VERSION` says which version the copy holds; only a new one is downloaded."""
+    make, _ = lake
+    writer, reader = make(), make()
+    _write(writer, _day(1, files=2))
+
+    def files() -> dict[str, tuple[int, int]]:
+        folder = reader.partition(TABLE, DAY)
+        return {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in folder.iterdir()}
+
+    fetched = files()
+    assert lake_s3.MARKER in fetched
+    assert files() == fetched, "read again at the same version: the same files, not downloaded anew"
+    _write(writer, _day(2))
+    assert _read(reader) == ["v2-0"], "a new version is fetched"
