@@ -38,7 +38,7 @@ def test_no_deployed_model_exits_1_when_one_is_required(lake, capsys):
     assert status() == 0, "without the flag the summary is information"
 
 
-@pytest.mark.parametrize(("mae", "code"), [(19.5, 1), (19.0, 1), (18.9, 0), (12.0, 0)])
+@pytest.mark.parametrize(("mae", "code"), [(19.0, 1), (18.9, 0)])
 def test_the_deployed_model_must_beat_the_dispatcher_by_five_percent(lake, capsys, mae, code):
     deploy(lake, mae, baseline_mae=20.0)  # the gate's limit: below 19 minutes
     assert status("--require-deployed") == code
