@@ -1,12 +1,14 @@
 """A synthetic vendor: writes daily landing-zone drops for all five sources, per CONTRACT.md.
 
     python -m meridian_assets.synthetic LANDING START END [--vehicles N] [--seed K]
-        [--ping-seconds S] [--gps-format parquet|csv|csv.gz]
+        [--ping-seconds S] [--gps-format parquet|csv|csv.gz] [--noise-scale S] [--truth DIR]
 
 The data is made so that a model can learn something real: a delivery's actual minutes
 depend on its driver's speed (which shows in that vehicle's GPS speeds every day), the
 region's congestion and weather at departure, the customer's dock, appointment and unload
 time, and the stop's place in the route. The dispatcher's estimate only knows the distance.
+The noise scale (default 1.0) multiplies the spread of every unpredictable part of a stop's
+duration: 0.25 is a quiet vendor, where a model that misses the structure shows it.
 
 Everything is deterministic: the fleet and customers come from the seed alone, so they
 persist across days, and each day's data from (seed, day). Same seed and day, same bytes.
@@ -259,46 +261,60 @@ def generate_traffic(day: date | str, seed: int = 7) -> pd.DataFrame:
 
 
 def _durations(drive_min: np.ndarray, unload_min: np.ndarray, appointment: np.ndarray,
-               rng: np.random.Generator) -> np.ndarray:
+               rng: np.random.Generator, noise_scale: float = 1.0) -> np.ndarray:
     """Minutes from departure to the proof-of-delivery scan, one draw per element: right-skewed,
     as real stops are. Unloading varies around the customer's usual time, an appointment adds a
-    wait for the slot at the gate, and the whole trip runs long or short together."""
-    handling_min = (
-        unload_min * rng.lognormal(0.0, 0.3, drive_min.shape)
-        + np.where(appointment, rng.gamma(2.0, 4.0, drive_min.shape), 0.0)  # waiting for the slot at the gate
-    )
-    return (drive_min + handling_min) * rng.lognormal(0.0, 0.18, drive_min.shape)
+    wait for the slot at the gate, and the whole trip runs long or short together.
+
+    noise_scale s multiplies each part's spread: the lognormal sigmas, and the wait's deviation
+    from its 8-minute mean. The same draws are taken whatever s (the same calls, the same stream),
+    so the stops after them do not change; at s = 1 every value is today's, bit for bit."""
+    unload_factor = rng.lognormal(0.0, 0.3 * noise_scale, drive_min.shape)
+    wait_min = rng.gamma(2.0, 4.0, drive_min.shape) * noise_scale + 8.0 * (1.0 - noise_scale)
+    handling_min = unload_min * unload_factor + np.where(appointment, wait_min, 0.0)  # wait: for the slot at the gate
+    return (drive_min + handling_min) * rng.lognormal(0.0, 0.18 * noise_scale, drive_min.shape)
 
 
-def generate_deliveries(day: date | str, vehicles: int = 200, seed: int = 7) -> pd.DataFrame:
+def _checked_noise_scale(noise_scale: float) -> None:
+    # Above 1 the wait, scaled around its mean, could turn negative: the vendor only gets quieter.
+    if not 0.0 <= noise_scale <= 1.0:
+        raise ValueError(f"noise_scale must be in [0, 1], got {noise_scale}")
+
+
+def generate_deliveries(day: date | str, vehicles: int = 200, seed: int = 7,
+                        noise_scale: float = 1.0) -> pd.DataFrame:
     """The day's stops: a naive schedule from distance, and actual times from the real drivers.
 
     Actual arrival is the proof-of-delivery scan, so it includes docking, the wait for an
     appointment slot and unloading; the dispatcher's allowance for these is flat.
     """
-    return _deliveries(_as_date(day), vehicles, seed)[0]
+    return _deliveries(_as_date(day), vehicles, seed, noise_scale)[0]
 
 
-def generate_truth(day: date | str, vehicles: int = 200, seed: int = 7) -> pd.DataFrame:
+def generate_truth(day: date | str, vehicles: int = 200, seed: int = 7,
+                   noise_scale: float = 1.0) -> pd.DataFrame:
     """What no vendor sends: each stop's duration without its noise, from TRUTH_DRAWS draws of
-    the same noise. expected_minutes is the mean; best_minutes the median, the prediction no
-    model can beat on absolute error (the noise floor of MAE)."""
+    the same noise (at the same noise_scale as the drops). expected_minutes is the mean;
+    best_minutes the median, the prediction no model can beat on absolute error (the noise floor
+    of MAE)."""
     d = _as_date(day)
-    frame, known = _deliveries(d, vehicles, seed)
+    frame, known = _deliveries(d, vehicles, seed, noise_scale)
     rng = _rng(seed, "truth", d.toordinal())
     expected, best = [], []
     for start in range(0, len(frame), TRUTH_CHUNK):
         part = {name: np.broadcast_to(values[start:start + TRUTH_CHUNK], (TRUTH_DRAWS, len(values[start:start + TRUTH_CHUNK])))
                 for name, values in known.items()}
-        draws = _durations(part["drive_min"], part["unload_min"], part["appointment"], rng)
+        draws = _durations(part["drive_min"], part["unload_min"], part["appointment"], rng, noise_scale)
         expected.append(draws.mean(axis=0))
         best.append(np.median(draws, axis=0))
     return pd.DataFrame({"delivery_id": frame["delivery_id"], "expected_minutes": np.concatenate(expected or [[]]),
                          "best_minutes": np.concatenate(best or [[]])})
 
 
-def _deliveries(d: date, vehicles: int, seed: int) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+def _deliveries(d: date, vehicles: int, seed: int,
+                noise_scale: float) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     """The day's stops, and per stop what decides its duration before the noise."""
+    _checked_noise_scale(noise_scale)
     fleet = _fleet(vehicles, seed)
     customers = generate_customers(d, vehicles, seed)
     condition, _ = _weather_conditions(d, seed)
@@ -334,7 +350,7 @@ def _deliveries(d: date, vehicles: int, seed: int) -> tuple[pd.DataFrame, dict[s
     )
     known = {"drive_min": drive_min, "unload_min": customers["avg_unload_min"].to_numpy()[customer],
              "appointment": customers["requires_appointment"].to_numpy()[customer]}
-    actual_s = _durations(known["drive_min"], known["unload_min"], known["appointment"], rng) * 60
+    actual_s = _durations(known["drive_min"], known["unload_min"], known["appointment"], rng, noise_scale) * 60
     actual_departure_s = departure_s + rng.gamma(1.5, 2.5, rows) * 60
     outcome = rng.random(rows)
     status = np.where(outcome < 0.02, "cancelled", np.where(outcome < 0.05, "failed", "delivered"))
@@ -590,27 +606,30 @@ def write_day(
     gps_format: str = "parquet",
     progress: bool | None = None,
     truth: str | Path | None = None,
+    noise_scale: float = 1.0,
 ) -> dict[str, int]:
     """Write one day's drops of all five sources; returns the rows per source.
 
     progress: report each GPS chunk on stderr; None means only when there is more than one.
     truth: a folder outside the landing zone for {day}.parquet, generate_truth's answers (the
     platform never reads them; `meridian evaluate` does).
+    noise_scale: the spread of the unpredictable part of each stop's duration (_durations).
     """
     if gps_format not in GPS_FORMATS:
         raise ValueError(f"gps_format must be one of {GPS_FORMATS}, got {gps_format!r}")
+    _checked_noise_scale(noise_scale)
     d = _as_date(day)
     gps = iter_gps_chunks(d, vehicles, seed, ping_seconds)
     if progress or (progress is None and vehicles > GPS_CHUNK_VEHICLES):
         gps = _reporting(gps, d, vehicles)
     if truth is not None:
         Path(truth).mkdir(parents=True, exist_ok=True)
-        generate_truth(d, vehicles, seed).to_parquet(Path(truth) / f"{d.isoformat()}.parquet", index=False)
+        generate_truth(d, vehicles, seed, noise_scale).to_parquet(Path(truth) / f"{d.isoformat()}.parquet", index=False)
     return {
         "customers": _deliver(landing, "customers", d, [generate_customers(d, vehicles, seed)]),
         "weather": _deliver(landing, "weather", d, [generate_weather(d, seed)]),
         "traffic": _deliver(landing, "traffic", d, [generate_traffic(d, seed)]),
-        "deliveries": _deliver(landing, "deliveries", d, [generate_deliveries(d, vehicles, seed)]),
+        "deliveries": _deliver(landing, "deliveries", d, [generate_deliveries(d, vehicles, seed, noise_scale)]),
         "gps": _deliver(landing, "gps", d, gps, gps_format),
     }
 
@@ -625,6 +644,7 @@ def write_drops(
     gps_format: str = "parquet",
     progress: bool | None = None,
     truth: str | Path | None = None,
+    noise_scale: float = 1.0,
 ) -> dict[str, dict[str, int]]:
     """Write every day from `start` to `end` inclusive; returns the rows per source per day."""
     first, last = _as_date(start), _as_date(end)
@@ -634,7 +654,7 @@ def write_drops(
     for offset in range((last - first).days + 1):
         day = first + timedelta(days=offset)
         written[day.isoformat()] = write_day(
-            landing, day, vehicles, seed, ping_seconds, gps_format, progress, truth
+            landing, day, vehicles, seed, ping_seconds, gps_format, progress, truth, noise_scale
         )
     return written
 
@@ -651,6 +671,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--ping-seconds", type=int, default=60)
     parser.add_argument("--gps-format", choices=GPS_FORMATS, default="parquet")
     parser.add_argument("--truth", help="also write each stop's noise-free duration here, outside the landing zone")
+    parser.add_argument("--noise-scale", type=float, default=1.0,
+                        help="spread of each stop's unpredictable minutes, 1.0 as always (0.25: a quiet vendor)")
     args = parser.parse_args(argv)
     try:
         for day, rows in write_drops(
@@ -662,6 +684,7 @@ def main(argv: list[str] | None = None) -> None:
             args.ping_seconds,
             args.gps_format,
             truth=args.truth,
+            noise_scale=args.noise_scale,
         ).items():
             print(
                 f"{day}: " + ", ".join(f"{source} {n}" for source, n in rows.items()),

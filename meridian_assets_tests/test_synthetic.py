@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import itertools
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -380,3 +381,61 @@ def test_the_truth_is_the_noise_floor_and_stays_outside_the_landing_zone(tmp_pat
     assert (mean > best).mean() > 0.95  # right-skewed: each stop's mean above its median
     residual = actual.to_numpy() - best
     assert np.mean(residual) > 0 and np.percentile(residual, 99) > 3 * -np.percentile(residual, 1) / 2
+
+
+# sha256 of each file a 20-vehicle day (2026-03-02, seed 5) writes with --truth, recorded from the
+# vendor before it had a noise scale (issue 33): the default must keep today's drops byte for byte.
+BEFORE_NOISE_SCALE = {
+    "landing/customers/2026-03-02/part-00000.parquet": "ecfa17972e8c8deb5b108af1c6e80b211452528ed7650432cf10f8f0c85f5342",
+    "landing/deliveries/2026-03-02/part-00000.parquet": "19f14518348adb3aa7947fff22a355f5c6505b6f43b450b2836fba41a361eb83",
+    "landing/gps/2026-03-02/part-00000.parquet": "8ea4cbf86e79fe3ec65f260c854f9551c4d08acab39ed71b514cbe3f3a8cbaf2",
+    "landing/traffic/2026-03-02/part-00000.parquet": "4b88b730f64261389e6a7df329fd991b5d651522e596fbfedfe6f5a7eb79af60",
+    "landing/weather/2026-03-02/part-00000.parquet": "04568523760aeb59489a7c37262c1a11e68a53b2477f2bffa16c7d5a6a7b5add",
+    "truth/2026-03-02.parquet": "1b0447fec58319d859a2081ce899dec84d543cc7207583b683427dd647c5c34e",
+}
+
+
+def _digests(folder: Path) -> dict[str, str]:
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file() and p.name != "_SUCCESS"}
+
+
+@pytest.mark.parametrize("noise_flag", [[], ["--noise-scale", "1.0"]], ids=["default", "noise-scale-1.0"])
+def test_the_default_noise_scale_writes_the_drops_of_before(tmp_path, noise_flag):
+    synthetic.main([str(tmp_path / "landing"), "2026-03-02", "2026-03-02", "--vehicles", "20", "--seed", "5",
+                    "--truth", str(tmp_path / "truth"), *noise_flag])
+    assert _digests(tmp_path) == BEFORE_NOISE_SCALE
+
+
+def test_a_quiet_vendor_scales_the_noise_and_its_truth_follows(tmp_path):
+    """At noise scale 0.25 the plan, the stops and their noise-free durations are those of the default
+    vendor; only the spread around them shrinks, and the truth written with it is still its floor."""
+    day, vehicles, seed = "2026-11-05", 300, 11
+    misses = {}
+    for scale in (1.0, 0.25):
+        folder = tmp_path / str(scale)
+        synthetic.main([str(folder / "landing"), day, day, "--vehicles", str(vehicles), "--seed", str(seed),
+                        "--truth", str(folder / "truth"), "--noise-scale", str(scale)])
+        deliveries = read(folder / "landing", "deliveries", day)
+        truth = pd.read_parquet(folder / "truth" / f"{day}.parquet")
+        delivered = deliveries["status"].eq("delivered").to_numpy()
+        actual = ((deliveries["actual_arrival_ts"] - deliveries["actual_departure_ts"])
+                  / pd.Timedelta(minutes=1)).to_numpy()[delivered]
+        best = truth["best_minutes"].to_numpy()[delivered]
+        misses[scale] = {"oracle": float(np.mean(np.abs(actual - best))),
+                         "shifted": min(float(np.mean(np.abs(actual - best * f))) for f in (0.99, 1.01)),
+                         "above": float(np.mean(actual > best)),
+                         "deliveries": deliveries.drop(columns=["actual_arrival_ts"]), "best": best}
+    loud, quiet = misses[1.0], misses[0.25]
+    pd.testing.assert_frame_equal(loud["deliveries"], quiet["deliveries"])
+    for source in ("gps", "weather", "traffic", "customers"):
+        pd.testing.assert_frame_equal(read(tmp_path / "1.0" / "landing", source, day),
+                                      read(tmp_path / "0.25" / "landing", source, day))
+    # The noise-free median moves with the skew it loses, by a few percent at most.
+    assert np.allclose(quiet["best"], loud["best"], rtol=0.06)
+    # About a quarter of the default vendor's miss; the truth is still what nothing beats.
+    assert 0.2 < quiet["oracle"] / loud["oracle"] < 0.3
+    # The truth is the median of the quiet vendor's own noise (~1,700 stops: half above, ±2 sd).
+    assert abs(quiet["above"] - 0.5) < 0.025 and quiet["oracle"] < quiet["shifted"]
+    with pytest.raises(SystemExit):
+        synthetic.main([str(tmp_path / "bad"), day, day, "--noise-scale", "1.5"])
