@@ -67,12 +67,13 @@ screenshots: install $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml
 	$(PY) scripts/screenshots.py docs/img
 
 # pytest parses the dbt project once (conftest.py), then runs the tests on both cores (pytest-xdist:
-# each worker has one Spark session; the story's eight good days are built once, for both). Each
+# each worker has one Spark session; the story's eight good days are built once, for both; the
+# order and worksteal keep both workers busy to the end, conftest.py says how). Each
 # service a test needs (PostgreSQL, a Spark cluster, moto's S3 server, the daemon, the webserver,
 # Chromium) is started by its test on a port of its own and stopped at the end.
 TEST_WORKERS ?= 2
 test: install $(DAGSTER_HOME)/dagster.yaml
-	$(PY) -m pytest -q -n $(TEST_WORKERS) --durations=15 meridian_assets_tests
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist worksteal --durations=15 meridian_assets_tests
 
 # docs/BENCHMARKS.md: what everyone waits for, from a fresh clone (make run, the location's
 # imports, make test: ~25 min, first, on a machine with nothing else running); the feature groups at 1,000, 10,000 and 40,000 vehicles (~5-6 min); raw GPS

@@ -36,6 +36,22 @@ def pytest_configure(config):
         raise pytest.UsageError(f"dbt parse failed: {result.exception}")
 
 
+# The longest test: started first, so that it never runs alone at the end of the run.
+LONG_POLE = "pipeline/test_daemon.py"
+
+
+def pytest_collection_modifyitems(items):
+    """The order `make test`'s two workers share (pytest-xdist worksteal: each takes half, in order,
+    and an idle one takes from the other's end): the long pole first, then the tests that read
+    the story's good history, then the others. The first worker builds the history (under its
+    lock) while the second runs tests that need none of it, instead of waiting on the lock."""
+    def rank(item) -> int:
+        if item.path.as_posix().endswith(LONG_POLE):
+            return 0
+        return 1 if "good_history" in getattr(item, "fixturenames", ()) else 2
+    items.sort(key=rank)  # stable: within a rank, collection order
+
+
 @pytest.fixture(scope="session")
 def spark():
     """The run's only SparkSession; PySparkResource's getOrCreate() returns this same one."""
