@@ -46,7 +46,8 @@ def changed_days(inputs: dict[str, str], now: dict[str, str]) -> dict[str, dict[
 def trained_on_current_data(context: dg.AssetCheckExecutionContext, lake: Lake) -> dg.AssetCheckResult:
     pointer = store.deployed(lake)
     if pointer is None:
-        return dg.AssetCheckResult(passed=True, description="Nothing deployed yet.")
+        return dg.AssetCheckResult(passed=True, description="Nothing deployed yet.",
+                                   metadata={"value": 0, "threshold": 0})
     inputs = pointer.get("inputs", {})
     now = recorded_versions(context.instance, sorted(inputs))
     changed = changed_days(inputs, now)
@@ -64,6 +65,8 @@ def trained_on_current_data(context: dg.AssetCheckExecutionContext, lake: Lake) 
         severity=dg.AssetCheckSeverity.WARN,
         description=description,
         metadata=readable({
+            "value": len(changed),  # days changed since training, of which none is allowed
+            "threshold": 0,
             "version": pointer["version"],
             "changed_days": dg.MetadataValue.json(changed),
             "unverified_days": dg.MetadataValue.json(unverified),

@@ -104,6 +104,14 @@ def environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ[name] = value
 
 
+def with_value_and_threshold(result: dg.AssetCheckResult) -> dg.AssetCheckResult:
+    """What a dbt test measured and against what, as every check says it (docs/CHECKS.md): its
+    failing rows, of which it allows none (the project's tests keep dbt's `!= 0`)."""
+    failing = result.metadata.get("dagster_dbt/failed_row_count")
+    return result.with_metadata({**result.metadata, **readable({"value": getattr(failing, "value", failing),
+                                                                 "threshold": 0})})
+
+
 def publish_days(output: Path, lake: Lake, days: list[str]) -> tuple[dict[str, int], dict[str, str]]:
     """Split dbt's one file into date= partitions, each swapped in atomically; rows and data
     version per day (what a model trained on the day records, and its staleness check compares)."""
@@ -142,6 +150,8 @@ def ml_table_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, 
         days = days_between(start, end)
         targets = None  # each day's materialization, read once after the table is published
         for event in invocation.stream():
+            if isinstance(event, dg.AssetCheckResult):
+                event = with_value_and_threshold(event)
             if isinstance(event, dg.AssetCheckResult) and len(days) > 1:
                 # A dbt test judges the range's rows together: its result holds for each day.
                 targets = targets or newest_materializations(context.instance, dg.AssetKey(ML_TABLE), days)
