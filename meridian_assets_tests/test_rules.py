@@ -11,6 +11,7 @@ the evaluation gate ml/test_model.py and ml/test_deploy.py.
 
 from __future__ import annotations
 
+import importlib
 from types import SimpleNamespace
 
 import numpy as np
@@ -25,7 +26,7 @@ from meridian_assets.contracts import FEATURES, SOURCES
 from meridian_assets.definitions import defs
 from meridian_assets.defs.features.checks import feature_rules
 from meridian_assets.defs.ingestion.checks import raw_rules
-from meridian_assets.defs.ml_table.checks import ML_RULES
+from meridian_assets.defs.ml_table import checks as ml_table_checks
 from meridian_assets.lake import RAW_TABLES, write_partition
 from meridian_assets.quality import INPUTS_FIT, Partition, _result
 from spark_jobs.layout import days_between, partition_dir, shift_day
@@ -39,6 +40,16 @@ WARN_ONLY = {"null_fractions", "history_null_rates", "regions_known"}
 
 def rule(rules, name):
     return next(r for r in rules if r.name == name)
+
+
+# The rules are built when their module loads; each test takes them built anew, so what is
+# tested includes how they are built (mutation testing imports once, then changes the code).
+def gps_rules():
+    return raw_rules(SOURCES["gps"])
+
+
+def ml_rules():
+    return importlib.reload(ml_table_checks).ML_RULES
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +124,6 @@ def copy_of(day: str) -> pd.DataFrame:
     return gps(day).assign(event_ts=lambda f: f["event_ts"] + (pd.Timestamp(DAY) - pd.Timestamp(day)))
 
 
-GPS_RULES = raw_rules(SOURCES["gps"])
 # A good day (10 vehicles, a ping every 10 minutes from 06:00 to 18:00: 720 pings) and a bad one,
 # each with what the check shows: (value, threshold, description).
 GPS_CASES = [
@@ -140,7 +150,7 @@ GPS_CASES = [
 
 @pytest.mark.parametrize(("name", "good", "good_shows", "bad", "bad_shows"), GPS_CASES, ids=[c[0] for c in GPS_CASES])
 def test_gps_rules_pass_good_days_and_fail_bad_ones(tmp_path, graph, name, good, good_shows, bad, bad_shows):
-    check = rule(GPS_RULES, name)
+    check = rule(gps_rules(), name)
     assert shown(check.evaluate(gps_day(tmp_path / "good", good))) == (True, *good_shows)
     outcome = check.evaluate(gps_day(tmp_path / "bad", bad))
     assert shown(outcome) == (False, *bad_shows)
@@ -169,13 +179,54 @@ GPS_LIMITS = [
 
 @pytest.mark.parametrize(("name", "today", "passes"), GPS_LIMITS, ids=[f"{c[0]}-{c[2]}" for c in GPS_LIMITS])
 def test_gps_rules_hold_at_their_limits(tmp_path, name, today, passes):
-    outcome = rule(GPS_RULES, name).evaluate(gps_day(tmp_path, today))
+    outcome = rule(gps_rules(), name).evaluate(gps_day(tmp_path, today))
     assert outcome.passed is passes, outcome.description
+
+
+def test_activity_hours_allows_exactly_one_hour_either_way(tmp_path):
+    """One ping per vehicle at noon on each earlier day: the mean hours are exact, so is the limit."""
+
+    def at(day: str, hour: int) -> pd.DataFrame:
+        return gps(day, hours=(hour, hour + 1)).iloc[::6]  # each vehicle's first ping: hour:00
+
+    for hour, shift in ((13, 1.0), (11, -1.0)):
+        lake = tmp_path / str(hour)
+        for day in HISTORY:
+            raw(lake, "gps", day, at(day, 12))
+        outcome = rule(gps_rules(), "activity_hours").evaluate(raw(lake, "gps", DAY, at(DAY, hour)))
+        assert (outcome.passed, outcome.value) == (True, shift)
+
+
+def test_gps_values_are_shown_rounded_as_measured(tmp_path):
+    """Shares and ratios to 4 places, the shift to 3 (minutes): what the UI shows."""
+    ten_minutes_late = rule(gps_rules(), "activity_hours").evaluate(gps_day(tmp_path / "late", gps(DAY, shift_hours=1 / 6)))
+    assert (ten_minutes_late.passed, ten_minutes_late.value) == (True, 0.167)
+    ninth = gps(DAY).assign(heading_deg=lambda f: f["heading_deg"].where(f.index % 9 != 0))  # 80 of 720
+    assert rule(gps_rules(), "heading_null_rate").evaluate(gps_day(tmp_path / "ninth", ninth)).value == 0.1111
+    for day in HISTORY:
+        raw(tmp_path / "eight", "gps", day, gps(day, vehicles=9))
+    eight = rule(gps_rules(), "fleet_reporting").evaluate(raw(tmp_path / "eight", "gps", DAY, gps(DAY, vehicles=8)))
+    assert (eight.passed, eight.value) == (False, 0.8889)  # 8 of 9 vehicles
+    fewer = gps(DAY).iloc[20:]  # 700 of 720 pings
+    assert rule(gps_rules(), "volume_vs_history").evaluate(gps_day(tmp_path / "fewer", fewer)).value == 0.9722
+    lone = gps(DAY, vehicles=1).head(1).assign(heading_deg=np.nan)  # one ping, without heading
+    assert shown(rule(gps_rules(), "heading_null_rate").evaluate(gps_day(tmp_path / "lone", lone)))[:3] == (False, 1.0, 0.1)
+
+
+def test_a_copy_of_several_earlier_days_names_them_all(tmp_path):
+    for day in HISTORY[:-2]:
+        raw(tmp_path, "gps", day, gps(day))
+    for day in HISTORY[-2:]:
+        raw(tmp_path, "gps", day, copy_of(HISTORY[-1]).assign(event_ts=lambda f, d=day: f["event_ts"] - (
+            pd.Timestamp(DAY) - pd.Timestamp(d))))
+    outcome = rule(gps_rules(), "not_a_copy").evaluate(raw(tmp_path, "gps", DAY, copy_of(HISTORY[-1])))
+    assert shown(outcome) == (False, "2026-11-06, 2026-11-07", "no identical day",
+                              "identical content to 2026-11-06, 2026-11-07")
 
 
 def test_gps_rules_on_the_first_day_have_nothing_to_compare_with(tmp_path):
     first = raw(tmp_path, "gps", DAY, gps(DAY))
-    assert {name: shown(rule(GPS_RULES, name).evaluate(first)) for name in
+    assert {name: shown(rule(gps_rules(), name).evaluate(first)) for name in
             ("not_a_copy", "fleet_reporting", "volume_vs_history", "activity_hours")} == {
         "not_a_copy": (True, "none", "no identical day", "content differs from the last 7 days"),
         "fleet_reporting": (True, "no history", 0.9, "no earlier days to compare with"),
@@ -192,9 +243,9 @@ def test_history_rules_read_profiles_not_rows(tmp_path):
         profiles.record(folder, SOURCES["gps"])
         for part in folder.glob("*.parquet"):
             part.unlink()
-    assert not rule(GPS_RULES, "not_a_copy").evaluate(today).passed
+    assert not rule(gps_rules(), "not_a_copy").evaluate(today).passed
     for name in ("fleet_reporting", "volume_vs_history", "activity_hours"):
-        assert rule(GPS_RULES, name).evaluate(today).passed, name
+        assert rule(gps_rules(), name).evaluate(today).passed, name
 
 
 def late_arrival(frame: pd.DataFrame) -> pd.DataFrame:
@@ -283,7 +334,7 @@ def test_a_failed_error_check_says_what_it_blocks_and_a_warn_blocks_nothing(tmp_
         False, ERROR, f"2026-11-08: 1 of 1 regions miss hours: {{'north': 23}}. Blocks: {blocks}")
     assert {k: v.value for k, v in result.metadata.items()} == {
         "value": 1, "threshold": "every region 24 hours", "blocks": blocks}
-    warned = _result("ml_feature_table", rule(ML_RULES, "regions_known"), DAY, outcome, graph)
+    warned = _result("ml_feature_table", rule(ml_rules(), "regions_known"), DAY, outcome, graph)
     assert (warned.passed, warned.severity, warned.description) == (False, WARN, "2026-11-08: " + outcome.description)
     assert set(warned.metadata) == {"value", "threshold"}
     passed = _result("raw_weather", check, DAY, replace_outcome(outcome, passed=True), graph)
@@ -351,6 +402,61 @@ def test_feature_rules_pass_good_days_and_fail_bad_ones(tmp_path, graph, name, g
     assert_recorded_severity(graph, "weather_features", check, outcome)
 
 
+def test_gps_features_have_one_row_per_vehicle_not_per_ping(tmp_path):
+    raw(tmp_path, "gps", DAY, gps(DAY))  # 720 pings of 10 vehicles
+    lake = Lake(root=str(tmp_path))
+    check = rule(feature_rules(FEATURES["gps"]), "row_count_vs_upstream")
+    write(tmp_path, "features/gps", DAY, pd.DataFrame({"vehicle_id": [f"V{v:02d}" for v in range(10)]}))
+    assert shown(check.evaluate(Partition(lake, "features/gps", DAY)))[:3] == (True, 10, 10)
+
+
+def test_customer_features_on_the_first_day_have_no_snapshot_to_count(tmp_path):
+    """They count the customers of D-1's snapshot: before the first raw day there is none."""
+    check = rule(feature_rules(FEATURES["customer"]), "row_count_vs_upstream")
+    customers = pd.DataFrame({"customer_id": pd.Series([], dtype=str)})
+
+    def judged(lake, frame: pd.DataFrame, days=(DAY,)):
+        for day in days:
+            write(lake, "features/customer", day, frame)
+        return shown(check.evaluate(Partition(Lake(root=str(lake)), "features/customer", DAY)))
+
+    first = (True, 0, 0, "no history yet: raw customers has no day before 2026-11-08")
+    assert judged(tmp_path / "first", customers) == first
+    assert judged(tmp_path / "features_before", customers, days=(shift_day(DAY, -1), DAY)) == first
+    assert judged(tmp_path / "rows", customers.reindex([0]).fillna("C1"))[:2] == (False, 1)
+    write(tmp_path / "gap", RAW_TABLES["customers"], shift_day(DAY, -3), pd.DataFrame({"customer_id": ["C1"]}))
+    assert judged(tmp_path / "gap", customers) == (
+        False, 0, 0, "0 rows for 0 upstream entities in raw customers (date=2026-11-07 missing)")
+
+
+def test_rules_built_per_source_say_what_they_check():
+    """The descriptions the checks tab shows, for the rules built per source or group."""
+    described = {(r.name, r.description) for r in [*feature_rules(FEATURES["weather"])[1:], *gps_rules()[1:3],
+                                                     rule(raw_rules(SOURCES["deliveries"]), "unique_key")]}
+    assert described == {
+        ("row_count_vs_upstream", "One row per entity of raw weather, and not empty: an empty or missing upstream day "
+                                  "must not pass as a quiet day."),
+        ("null_fractions", "History columns (precip_prev_3h_mm) are null in at most 50% of rows; early days have little "
+                           "history, so a person looks (WARN)."),
+        ("times_in_partition_day", "Every event_ts falls inside the partition's UTC day: a re-sent earlier day or a "
+                                   "timezone error puts rows outside it."),
+        ("unique_key", "(vehicle_id, event_ts) identifies a row (duplicate share at most 0.01)."),
+        ("unique_key", "(delivery_id) identifies a row (duplicate share at most 0.0)."),
+    }
+
+
+def test_feature_rules_on_an_empty_day_and_a_one_row_day(tmp_path):
+    rules = feature_rules(FEATURES["weather"])
+    empty = weather_features_day(tmp_path / "empty", weather_features(DAY, rows=0))
+    assert shown(rule(rules, "null_fractions").evaluate(empty)) == (
+        False, 1.0, 0.5, "worst column precip_prev_3h_mm: 100.0% null")
+    lake = tmp_path / "one"
+    raw(lake, "weather", DAY, hourly(DAY, "weather").head(1))
+    write(lake, "features/weather", DAY, weather_features(DAY, rows=1), FEATURES["weather"].arrow_schema)
+    one = rule(rules, "row_count_vs_upstream").evaluate(Partition(Lake(root=str(lake)), "features/weather", DAY))
+    assert shown(one)[:3] == (True, 1, 1)
+
+
 def test_feature_rules_at_the_start_of_history_and_without_their_upstream_day(tmp_path):
     rules = feature_rules(FEATURES["weather"])
     nulls = weather_features(DAY).assign(precip_prev_3h_mm=np.nan)
@@ -391,9 +497,10 @@ ML_CASES = [
      ml_day().assign(delivery_minutes=-3.0),
      (20, "labels in 1..600 min", "20 labels or estimates out of range among 20 delivered rows")),
     ("regions_known", ml_day(), (0, 0, "1 regions, each with weather and traffic"),
-     pd.concat([ml_day(), ml_day(rows=1).assign(delivery_id="D99", region="atlantis", temp_c=np.nan,
+     pd.concat([ml_day(), ml_day(rows=3).assign(delivery_id=["D97", "D98", "D99"],
+                                                region=["atlantis", "lemuria", "lemuria"], temp_c=np.nan,
                                                 congestion_index=np.nan)], ignore_index=True),
-     (1, 0, "1 deliveries in regions without weather or traffic: atlantis")),
+     (2, 0, "3 deliveries in regions without weather or traffic: atlantis, lemuria")),
 ]
 
 
@@ -406,7 +513,7 @@ def ml_table_day(lake, frame: pd.DataFrame, days=(shift_day(DAY, -1), DAY), deli
 
 @pytest.mark.parametrize(("name", "good", "good_shows", "bad", "bad_shows"), ML_CASES, ids=[c[0] for c in ML_CASES])
 def test_ml_table_rules_pass_good_days_and_fail_bad_ones(tmp_path, graph, name, good, good_shows, bad, bad_shows):
-    check = rule(ML_RULES, name)
+    check = rule(ml_rules(), name)
     good_outcome = check.evaluate(ml_table_day(tmp_path / "good", good))
     assert shown(good_outcome) == (True, *good_shows)
     outcome = check.evaluate(ml_table_day(tmp_path / "bad", bad))
@@ -419,24 +526,34 @@ def test_null_rates_name_every_feature_and_judge_history_only_after_the_first_da
     the day's own features are (they block)."""
     nulls = ml_day().assign(temp_c=np.nan, veh_prev_ping_count=np.nan)
     first = ml_table_day(tmp_path / "first", nulls, days=[DAY])
-    assert shown(rule(ML_RULES, "history_null_rates").evaluate(first)) == (
+    assert shown(rule(ml_rules(), "history_null_rates").evaluate(first)) == (
         True, "no history yet", 0.5, "2026-11-08 is the first day of ml_feature_table")
-    same_day = rule(ML_RULES, "same_day_null_rates").evaluate(first)
+    same_day = rule(ml_rules(), "same_day_null_rates").evaluate(first)
     assert shown(same_day) == (False, 1.0, 0.05, "worst feature temp_c: 100.0% null")
     assert same_day.extra["null_rates"] == {c: 1.0 if c == "temp_c" else 0.0 for c in [
         "planned_distance_km", "stop_sequence", "route_stops", "departure_hour", "weekday", "temp_c", "precip_mm",
         "wind_kph", "visibility_km", "weather_condition", "congestion_index", "incident_count"]}
+    assert (rule(ml_rules(), "same_day_null_rates").description, rule(ml_rules(), "history_null_rates").description) == (
+        "Each of planned_distance_km, stop_sequence, route_stops, departure_hour, weekday, temp_c, precip_mm, "
+        "wind_kph, visibility_km, weather_condition, congestion_index, incident_count is null in at most 5% of rows: "
+        "the day's own route, weather and traffic features must be there.",
+        "Each of route_mean_delay_7d, veh_pace_28d, veh_prev_ping_count, veh_prev_mean_speed_kph, veh_prev_stop_count, "
+        "veh_prev_distance_km, dock_type, avg_unload_min, cust_on_time_rate_28d, cust_mean_delay_28d is null in at "
+        "most 50% of rows: history may be short early on, so a person looks (WARN).")
     one_in_twenty = ml_day().assign(temp_c=lambda f: f["temp_c"].where(f.index > 0))  # 5%: the limit
-    assert rule(ML_RULES, "same_day_null_rates").evaluate(ml_table_day(tmp_path / "limit", one_in_twenty)).passed
+    assert rule(ml_rules(), "same_day_null_rates").evaluate(ml_table_day(tmp_path / "limit", one_in_twenty)).passed
 
 
 def test_row_count_and_labels_at_their_limits(tmp_path):
     empty = ml_table_day(tmp_path / "empty", ml_day(rows=0), deliveries_rows=0)
-    assert shown(rule(ML_RULES, "row_count").evaluate(empty))[:3] == (False, 0, 0)
-    assert shown(rule(ML_RULES, "label_range").evaluate(empty))[:2] == (False, 0)  # nothing delivered
-    labels = ml_day(rows=4).assign(delivery_minutes=[1.0, 600.0, 0.5, 601.0], scheduled_minutes=[30.0, 0.0, 30.0, 30.0])
-    outcome = rule(ML_RULES, "label_range").evaluate(ml_table_day(tmp_path / "labels", labels, deliveries_rows=4))
-    assert shown(outcome)[:2] == (False, 3)  # 0.5 and 601 minutes, and an estimate of 0
+    assert shown(rule(ml_rules(), "row_count").evaluate(empty))[:3] == (False, 0, 0)
+    assert shown(rule(ml_rules(), "label_range").evaluate(empty))[:2] == (False, 0)  # nothing delivered
+    labels = ml_day(rows=5).assign(delivery_minutes=[1.0, 600.0, 0.5, 601.0, 30.0],
+                                   scheduled_minutes=[30.0, 0.0, 30.0, 30.0, 0.5])
+    outcome = rule(ml_rules(), "label_range").evaluate(ml_table_day(tmp_path / "labels", labels, deliveries_rows=5))
+    assert shown(outcome)[:2] == (False, 3)  # 0.5 and 601 minutes, and an estimate of 0 (0.5 is positive)
+    one = ml_table_day(tmp_path / "one", ml_day(rows=1), deliveries_rows=1)
+    assert shown(rule(ml_rules(), "row_count").evaluate(one)) == (True, 1, 1, "1 rows for 1 deliveries")
     cancelled = ml_day(rows=2).assign(status=["delivered", "cancelled"], delivery_minutes=[30.0, np.nan])
-    outcome = rule(ML_RULES, "label_range").evaluate(ml_table_day(tmp_path / "cancelled", cancelled, deliveries_rows=2))
+    outcome = rule(ml_rules(), "label_range").evaluate(ml_table_day(tmp_path / "cancelled", cancelled, deliveries_rows=2))
     assert shown(outcome) == (True, 0, "labels in 1..600 min", "0 labels or estimates out of range among 1 delivered rows")
