@@ -431,13 +431,15 @@ def test_customer_features_on_the_first_day_have_no_snapshot_to_count(tmp_path):
 
 def test_rules_built_per_source_say_what_they_check():
     """The descriptions the checks tab shows, for the rules built per source or group."""
-    described = {(r.name, r.description) for r in [*feature_rules(FEATURES["weather"])[1:], *gps_rules()[1:3],
+    described = {(r.name, r.description) for r in [rule(feature_rules(FEATURES["weather"]), "row_count_vs_upstream"),
+                                                     rule(feature_rules(FEATURES["traffic"]), "null_fractions"),
+                                                     *gps_rules()[1:3],
                                                      rule(raw_rules(SOURCES["deliveries"]), "unique_key")]}
     assert described == {
         ("row_count_vs_upstream", "One row per entity of raw weather, and not empty: an empty or missing upstream day "
                                   "must not pass as a quiet day."),
-        ("null_fractions", "History columns (precip_prev_3h_mm) are null in at most 50% of rows; early days have little "
-                           "history, so a person looks (WARN)."),
+        ("null_fractions", "History columns (congestion_prev_1h, incidents_prev_1h) are null in at most 50% of rows; "
+                           "early days have little history, so a person looks (WARN)."),
         ("times_in_partition_day", "Every event_ts falls inside the partition's UTC day: a re-sent earlier day or a "
                                    "timezone error puts rows outside it."),
         ("unique_key", "(vehicle_id, event_ts) identifies a row (duplicate share at most 0.01)."),
@@ -455,6 +457,9 @@ def test_feature_rules_on_an_empty_day_and_a_one_row_day(tmp_path):
     write(lake, "features/weather", DAY, weather_features(DAY, rows=1), FEATURES["weather"].arrow_schema)
     one = rule(rules, "row_count_vs_upstream").evaluate(Partition(Lake(root=str(lake)), "features/weather", DAY))
     assert shown(one)[:3] == (True, 1, 1)
+    third = weather_features(DAY).assign(precip_prev_3h_mm=lambda f: f["precip_prev_3h_mm"].where(f.index % 3 != 0))
+    outcome = rule(rules, "null_fractions").evaluate(weather_features_day(tmp_path / "third", third))
+    assert (outcome.passed, outcome.value, outcome.extra) == (True, 0.3333, {"null_fractions": {"precip_prev_3h_mm": 0.3333}})
 
 
 def test_feature_rules_at_the_start_of_history_and_without_their_upstream_day(tmp_path):
@@ -541,7 +546,11 @@ def test_null_rates_name_every_feature_and_judge_history_only_after_the_first_da
         "veh_prev_distance_km, dock_type, avg_unload_min, cust_on_time_rate_28d, cust_mean_delay_28d is null in at "
         "most 50% of rows: history may be short early on, so a person looks (WARN).")
     one_in_twenty = ml_day().assign(temp_c=lambda f: f["temp_c"].where(f.index > 0))  # 5%: the limit
-    assert rule(ml_rules(), "same_day_null_rates").evaluate(ml_table_day(tmp_path / "limit", one_in_twenty)).passed
+    limit = rule(ml_rules(), "same_day_null_rates").evaluate(ml_table_day(tmp_path / "limit", one_in_twenty))
+    assert (limit.passed, limit.value, limit.extra["null_rates"]["temp_c"]) == (True, 0.05, 0.05)
+    one_in_three = ml_day(rows=3).assign(temp_c=[np.nan, 1.0, 1.0])
+    third = rule(ml_rules(), "same_day_null_rates").evaluate(ml_table_day(tmp_path / "third", one_in_three, deliveries_rows=3))
+    assert (third.passed, third.value, third.extra["null_rates"]["temp_c"]) == (False, 0.3333, 0.3333)
 
 
 def test_row_count_and_labels_at_their_limits(tmp_path):
