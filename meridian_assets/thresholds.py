@@ -25,9 +25,15 @@ DRIFT_MIN_VEHICLES = 500  # per-vehicle features join the drift check from this 
 # Model training and the evaluation gate (the Airflow DAG's "MAE < 0.95 x baseline").
 MIN_TRAINING_DAYS = 3  # fewer labelled history days: skip training with a message
 MIN_TRAINING_ROWS = 200
-# Gradient boosting on absolute error; the window it trains on is TRAINING_WINDOW_AND_HOLDOUT
-# (spark_jobs/layout.py, with every other window).
-MODEL_MAX_ITER, MODEL_LEARNING_RATE, MODEL_MAX_LEAF_NODES = 300, 0.08, 31
+# The model (docs/MODEL.md): a stop's structure (drive at the vehicle's pace, handling) fit on log
+# minutes, times a boosted correction; the window it trains on is TRAINING_WINDOW_AND_HOLDOUT
+# (spark_jobs/layout.py, with every other window). Chosen per training on its last day
+# (time-ordered validation): how hard each vehicle's pace is pulled to the fleet's (a ridge
+# penalty on its log, per delivery's squared log error), and the correction's boosting rounds
+# (0: none).
+MODEL_PACE_PENALTIES = (1.0, 10.0)
+MODEL_CORRECTION_ROUNDS = (0, 100)
+MODEL_LEARNING_RATE, MODEL_MAX_LEAF_NODES = 0.05, 15
 # A 40,000-vehicle day has ~240,000 deliveries: training on every row of 28 such days took
 # minutes and gigabytes (docs/BENCHMARKS.md). Each training day gives at most this many rows, a
 # uniform sample; smaller fleets train on every row. The holdout day is always used whole.

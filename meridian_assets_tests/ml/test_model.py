@@ -20,6 +20,7 @@ def ml_rows(day: str, rows: int, seed: int) -> pd.DataFrame:
     frame[dtm.LABEL] = frame["planned_distance_km"] / 30 * 60 + frame["avg_unload_min"] + rng.normal(0, 2, rows)
     for column in dtm.CATEGORICAL:
         frame[column] = rng.choice(["a", "b"], rows)
+    frame[dtm.VEHICLE] = rng.choice([f"V{v}" for v in range(20)], rows)
     frame["status"] = np.where(np.arange(rows) % 10 == 0, "cancelled", "delivered")
     frame.loc[frame["status"] == "cancelled", dtm.LABEL] = np.nan
     return frame.assign(date=day, delivery_id=[f"{day}-{i}" for i in range(rows)])
@@ -159,3 +160,25 @@ def test_the_noise_floor_compares_the_same_stops_and_refuses_a_truth_that_misses
     assert result["model_vs_oracle"] == pytest.approx(2.0)
     with pytest.raises(ValueError, match="no answer for 1 of"):
         dtm.against_the_noise_floor(holdout, holdout[dtm.LABEL], truth.iloc[1:])
+
+
+def test_the_error_analysis_says_where_the_error_sits():
+    holdout = pd.DataFrame({
+        dtm.LABEL: [10.0, 20.0, 30.0, 40.0], dtm.BASELINE: [14.0, 20.0, 20.0, 40.0],
+        "planned_distance_km": [2.0, 4.9, 12.0, 31.0], "departure_hour": [7.0, 7.0, 16.0, 16.0],
+        "region": ["north", "north", "harbor", "north"], "dock_type": ["dock", "dock", "ground", "dock"],
+        "requires_appointment": [True, False, False, None],
+    })
+    table = dtm.error_analysis(holdout, [12.0, 17.0, 30.0, 50.0])
+    assert table.splitlines()[2:] == [
+        "| distance band (km) | 0-5 | 2 | 2.50 | 2.00 | -0.50 |",
+        "| distance band (km) | 10-20 | 1 | 0.00 | 10.00 | +0.00 |",
+        "| distance band (km) | 30+ | 1 | 10.00 | 0.00 | +10.00 |",
+        "| departure hour | 7 | 2 | 2.50 | 2.00 | -0.50 |",
+        "| departure hour | 16 | 2 | 5.00 | 5.00 | +5.00 |",
+        "| region | harbor | 1 | 0.00 | 10.00 | +0.00 |",
+        "| region | north | 3 | 5.00 | 1.33 | +3.00 |",
+        "| customer type | dock | 2 | 6.50 | 0.00 | +3.50 |",
+        "| customer type | dock, appointment | 1 | 2.00 | 4.00 | +2.00 |",
+        "| customer type | ground | 1 | 0.00 | 10.00 | +0.00 |",
+    ]

@@ -112,6 +112,8 @@ def delivery_time_model(context: dg.AssetExecutionContext, lake: Lake):
             "data_versions": dg.MetadataValue.json(info["inputs"]),
             "code_version": info["code_version"],
             "feature_importance": dg.MetadataValue.md(_importance_table(dtm.importances(candidate.model, holdout))),
+            # Where the candidate's error sits on its holdout day: by distance band, hour, region, customer type.
+            "error_analysis": dg.MetadataValue.md(dtm.error_analysis(holdout, candidate.predicted)),
             "evaluation": dg.MetadataValue.md(
                 dtm.png_markdown(dtm.evaluation_png(holdout, candidate.predicted), "evaluation")),
         })
