@@ -445,6 +445,14 @@ def test_rules_built_per_source_say_what_they_check():
         ("unique_key", "(vehicle_id, event_ts) identifies a row (duplicate share at most 0.01)."),
         ("unique_key", "(delivery_id) identifies a row (duplicate share at most 0.0)."),
     }
+    # A source without a time column or rules of its own: the contract and its key only.
+    assert [r.name for r in raw_rules(SOURCES["customers"])] == ["contract", "unique_key"]
+
+
+def test_a_duplicate_share_is_shown_to_six_places(tmp_path):
+    check = rule(raw_rules(SOURCES["deliveries"]), "unique_key")
+    outcome = check.evaluate(raw(tmp_path, "deliveries", DAY, with_duplicates(deliveries(DAY, 2), 1)))
+    assert shown(outcome) == (False, 0.333333, 0.0, "1 rows repeat a (delivery_id)")
 
 
 def test_feature_rules_on_an_empty_day_and_a_one_row_day(tmp_path):
