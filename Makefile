@@ -25,7 +25,7 @@ DEV_PORT ?= 3000
 DEV_HOST ?= 127.0.0.1
 MANIFEST := dbt_project/target/manifest.json
 
-.PHONY: install run dev screenshots test bench model-bench manifest clean
+.PHONY: install run dev screenshots test bench fuzz model-bench manifest clean
 
 install: $(VENV)/.installed
 
@@ -82,8 +82,9 @@ test: install $(DAGSTER_HOME)/dagster.yaml
 # pipeline through the Dagster CLI at 40,000 vehicles with seven earlier days (one run, then two
 # at once; ~45 min, ~20 GB of temporary disk) and at the demo's 200 (fixed costs per step); then
 # the drift check's false alarms on 30 good days at 60, 200 and 1,000 vehicles (docs/CHECKS.md).
-# Last, a daemon backfill of 90 days of 1,000 vehicles as the UI submits it (~15 min). The model
-# against the oracle at two vendor noise levels is its own target: make model-bench (docs/MODEL.md).
+# Then a daemon backfill of 90 days of 1,000 vehicles as the UI submits it (~15 min). Last, 500
+# fuzzed landing drops (make fuzz, ~1 min). The model against the oracle at two vendor noise levels
+# is its own target: make model-bench (docs/MODEL.md).
 bench: install $(MANIFEST)
 	$(PY) benchmarks/fixed_costs.py
 	$(PY) benchmarks/feature_groups.py
@@ -93,6 +94,16 @@ bench: install $(MANIFEST)
 	$(PY) benchmarks/scale.py --vehicles 200 --concurrent-days 0
 	$(PY) benchmarks/drift_false_alarms.py
 	$(PY) benchmarks/daemon_backfill.py --days 90 --vehicles 1000
+	$(MAKE) --no-print-directory fuzz
+
+# docs/RELIABILITY.md, "Fuzzed drops": FUZZ_DROPS generated landing drops over the five sources, each
+# ingested into a lake holding a good day, on one core; prints how many landed and how many failed
+# with a DropError naming the file. FUZZ_SEED picks the drops (the same seed, the same drops).
+FUZZ_DROPS ?= 500
+FUZZ_SEED ?= 32
+fuzz: install
+	MERIDIAN_FUZZ_DROPS=$(FUZZ_DROPS) $(PY) -m pytest -q -s --hypothesis-seed=$(FUZZ_SEED) \
+	  meridian_assets_tests/ingestion/test_fuzzed_drops.py
 
 # docs/MODEL.md: 10 days of 300 vehicles at vendor noise 1.0 and 0.25, built by the pipeline, then each day's
 # candidate, gate and deployment replayed in process: model/oracle and model/dispatcher per holdout day (~15 min).
