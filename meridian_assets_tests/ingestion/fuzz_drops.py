@@ -92,11 +92,6 @@ def arrow_schema(source: str) -> pa.Schema:
 
 CSV_SOURCES = {"gps"}  # CONTRACT.md: only gps may also arrive as part-*.csv or part-*.csv.gz
 
-# Shapes that found a bug (docs/RELIABILITY.md, "Fuzzed drops"), left out of the generated drops
-# until it is fixed; each has a strict-xfail reproducer in test_fuzzed_drops.py, which passes,
-# and so fails, once the bug is fixed: then remove the entry here and that mark.
-OPEN_FINDINGS = {"duplicate parquet column", "naive csv timestamp"}
-
 # Values a CSV-bound column cannot carry as sent: Arrow's CSV reader reads these texts as null
 # (its defaults, which ingestion keeps) and pandas parses CSV timestamps in nanoseconds
 # (1677-09-21..2262-04-11). The Parquet-only sources get the whole range.
@@ -328,7 +323,7 @@ def rendered(kind: str, value) -> st.SearchStrategy[str]:
     if kind == "bool":
         return st.sampled_from(TRUE_TEXTS if value else FALSE_TEXTS)
     if kind == "timestamp":
-        zones = OFFSETS + ([] if "naive csv timestamp" in OPEN_FINDINGS else [None])
+        zones = [*OFFSETS, None]
         return st.builds(_iso, st.just(value), st.sampled_from(zones), st.sampled_from("T "), st.booleans(),
                          st.sampled_from(["auto", "microseconds"]))
     return st.just(value)
@@ -356,11 +351,9 @@ def csv_lines(columns: list[tuple[str, list[str]]], terminator: str, quoting: in
 @st.composite
 def column_fault_in(draw, fmt: str, columns: list, rules: dict[str, Rule], rows: int) -> tuple[Expect, str]:
     """Break one column of a part in place: missing, renamed, wrongly typed or duplicated."""
-    faults = ["missing", "renamed"]
+    faults = ["missing", "renamed", "duplicated"]
     if fmt == "parquet" or rows:
         faults.append("wrong type")
-    if fmt != "parquet" or "duplicate parquet column" not in OPEN_FINDINGS:
-        faults.append("duplicated")
     fault = draw(st.sampled_from(faults))
     retypable = [c for c, r in rules.items() if fmt == "parquet" or r.kind != "string"]  # any text is a CSV string
     column = draw(st.sampled_from(retypable if fault == "wrong type" else list(rules)))

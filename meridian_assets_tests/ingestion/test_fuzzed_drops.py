@@ -221,9 +221,7 @@ def test_the_contract_here_is_the_declared_one():
         assert arrow_schema(source) == contract.arrow_schema
 
 
-# The findings of the fuzz (docs/RELIABILITY.md), each the smallest drop that shows it. The fuzz
-# leaves these shapes out while they are open (fuzz_drops.OPEN_FINDINGS); a fix makes the test
-# pass, which fails it (strict): then remove the mark and the OPEN_FINDINGS entry.
+# The findings of the fuzz (docs/RELIABILITY.md), each the smallest drop that showed it, now fixed.
 WEATHER_ROW = {"region": ["north"], "observed_ts": pa.array([datetime.datetime(2026, 11, 1, 5, tzinfo=datetime.UTC)]),
                "temp_c": [4.5], "precip_mm": [0.0], "wind_kph": [10.0], "visibility_km": [8.0], "condition": ["rain"]}
 
@@ -240,23 +238,20 @@ def ingest_files(root: Path, source: str, files: dict[str, bytes]) -> Lake:
     return lake
 
 
-@pytest.mark.xfail(strict=True, raises=KeyError, reason="finding 1: KeyError, not a DropError naming the file")
-def test_a_parquet_column_named_twice_fails_naming_the_file_or_lands_it(tmp_path):
+def test_a_parquet_column_named_twice_fails_naming_the_file_and_the_column(tmp_path):
+    """Finding 1: it crashed with a KeyError naming no file."""
     table = pa.table(WEATHER_ROW)
     sink = pa.BufferOutputStream()
     pq.write_table(table.append_column("region", table.column("region")), sink)
-    try:
-        lake = ingest_files(tmp_path, "weather", {"part-00000.parquet": sink.getvalue().to_pybytes()})
-    except DropError as error:
-        assert error.file == str(tmp_path.resolve() / "landing" / "weather" / DAY / "part-00000.parquet")
-        return
-    assert pq.read_table(lake.partition("raw/weather", DAY)).to_pylist() == table.to_pylist()
+    with pytest.raises(DropError, match="column appears twice") as error:
+        ingest_files(tmp_path, "weather", {"part-00000.parquet": sink.getvalue().to_pybytes()})
+    assert error.value.file == str(tmp_path.resolve() / "landing" / "weather" / DAY / "part-00000.parquet")
+    assert error.value.column == "region"
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="finding 2: the naive timestamp took the +05:30 of the row before")
 def test_a_naive_csv_timestamp_is_utc_whatever_the_rows_before_it(tmp_path):
-    """CONTRACT.md: a timezone-naive timestamp is read as UTC."""
+    """CONTRACT.md: a timezone-naive timestamp is read as UTC. Finding 2: it took the +05:30 of the
+    row before it."""
     text = ("vehicle_id,event_ts,lat,lon,speed_kph,heading_deg,ignition_on\n"
             "V1,2026-11-01T05:30:00+05:30,52.1,4.3,0.0,,true\n"
             "V2,2026-11-01T06:00:00,52.1,4.3,0.0,,true\n")

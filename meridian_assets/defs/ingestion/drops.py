@@ -37,6 +37,9 @@ def conform(table: pa.Table, contract: Contract, file: str) -> pa.Table:
     Structure only: values (nulls, ranges) are the contract check's job, so a bad value shows
     as a failed check with its failure cases, not as a crashed step.
     """
+    names = table.column_names
+    if twice := [c.name for c in contract.columns if names.count(c.name) > 1]:
+        raise DropError(file, twice[0], "column appears twice", f"found {names}")
     arrays = []
     for col in contract.columns:
         if col.name not in table.column_names:
@@ -59,9 +62,18 @@ def conform(table: pa.Table, contract: Contract, file: str) -> pa.Table:
 _BOOL_WORDS = {"true": True, "1": True, "false": False, "0": False}
 
 
+# An ISO 8601 time of day with its UTC offset (or Z) at the end.
+WITH_OFFSET = r"[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:[Zz]|[+-]\d{2}(?::?\d{2})?)$"
+
+
 def _parse_text(text: pa.ChunkedArray, kind: str) -> pa.Array:
     if kind == "timestamp":
-        parsed = pd.to_datetime(text.to_pandas(), utc=True, format="ISO8601")
+        values = text.to_pandas()
+        # With offsets and without, parsed apart: pandas gives a value without one the offset of the
+        # value before it, where the contract says it is UTC.
+        aware = values.str.contains(WITH_OFFSET, na=False)
+        parts = [pd.to_datetime(values[rows], utc=True, format="ISO8601") for rows in (aware, ~aware) if rows.any()]
+        parsed = pd.concat(parts).reindex(values.index) if parts else pd.to_datetime(values, utc=True, format="ISO8601")
         return pa.array(parsed, type=ARROW_TYPES["timestamp"], from_pandas=True)
     if kind == "bool":
         words = text.to_pandas().str.strip().str.lower()
