@@ -182,3 +182,13 @@ def test_the_error_analysis_says_where_the_error_sits():
         "| customer type | dock, appointment | 1 | 2.00 | 4.00 | +2.00 |",
         "| customer type | ground | 1 | 0.00 | 10.00 | +0.00 |",
     ]
+
+
+def test_the_paired_difference_of_one_or_two_deliveries():
+    """One delivery has no spread to measure: its interval is the difference itself; two have."""
+    one = dtm.paired_difference([12.0], [10.0], [11.0])
+    assert one == {"difference": 0.0, "low": 0.0, "high": 0.0, "confidence": 0.95}
+    two = dtm.paired_difference([12.0, 10.0], [10.0, 10.0], [10.0, 10.0])  # differences 2 and 0
+    # mean 1, standard deviation sqrt(2), t(0.95, 1 degree) = 6.3138: margin 6.3138 x sqrt(2) / sqrt(2)
+    assert two["difference"] == 1.0 and two["low"] == pytest.approx(1.0 - 6.3138, abs=1e-4)
+    assert two["high"] == pytest.approx(1.0 + 6.3138, abs=1e-4)

@@ -82,3 +82,52 @@ def test_category_psi_sees_a_missing_category_and_noise_limits_shrink_with_size(
     assert missing.psi > 1.0 and missing.bins == 4
     small, large = psi(np.arange(100.0), np.arange(100.0)), psi(np.arange(10_000.0), np.arange(10_000.0))
     assert small.noise_limit(1e-4) > large.noise_limit(1e-4) * 50
+
+
+NOT_JUDGED = "WARN 0.1, ERROR 0.25, or sampling noise if higher"
+
+
+@pytest.mark.parametrize(("rows", "earlier_days", "judged"), [(200, 3, True), (199, 7, False), (200, 0, False)])
+def test_drift_is_judged_from_200_rows_and_3_earlier_days(tmp_path, rows, earlier_days, judged):
+    outcome = judge(tmp_path, ml_day(rows, 99), earlier_days, rows)
+    if judged:
+        assert outcome.value != "not judged", outcome.description
+    else:
+        assert (outcome.passed, outcome.value, outcome.threshold, outcome.description) == (
+            True, "not judged", NOT_JUDGED, f"too little data to judge drift: {rows} rows (need 200) against "
+            f"{earlier_days} earlier days (need 3)")
+
+
+def test_the_result_names_the_feature_furthest_past_its_own_limit(tmp_path):
+    outcome = judge(tmp_path, ml_day(360, 99, distance_scale=1.5), 7, 360)
+    drift_features = {"scheduled_minutes", "planned_distance_km", "stop_sequence", "departure_hour",
+                      "avg_unload_min", "region"}
+    psis, limits = outcome.extra["psi"], outcome.extra["warn_limit"]
+    assert set(psis) == set(limits) == drift_features
+    worst = max(psis, key=lambda c: psis[c] / limits[c])
+    assert (outcome.value, outcome.threshold) == (psis[worst], limits[worst])
+    assert all(value == round(value, 4) for value in [*psis.values(), *limits.values()])
+    assert outcome.description.startswith(f"largest PSI {worst} = {psis[worst]:.3f}, WARN limit {limits[worst]:.3f} "
+                                          "for 360 rows against 2520 from 7 earlier days; above the ERROR limit: ")
+
+
+def test_a_mild_shift_warns_without_blocking(tmp_path):
+    outcome = judge(tmp_path, ml_day(6000, 99, distance_scale=1.3), 7, 6000)
+    assert (outcome.passed, outcome.severity) == (False, dg.AssetCheckSeverity.WARN), outcome.description
+    assert "above the ERROR limit" not in outcome.description
+
+
+@pytest.mark.parametrize(("vehicles", "joined"), [(500, True), (499, False)])
+def test_per_vehicle_features_join_from_500_vehicles(tmp_path, vehicles, joined):
+    def fleet(frame: pd.DataFrame, seed: int) -> pd.DataFrame:
+        rng = np.random.default_rng(seed)
+        return frame.assign(vehicle_id=[f"V{i % vehicles:05d}" for i in range(len(frame))],
+                            **{c: rng.uniform(0, 1, len(frame)) for c in [
+                                "veh_prev_ping_count", "veh_prev_idle_fraction", "veh_prev_longest_gap_min",
+                                "veh_prev_active_hours_fraction"]})
+
+    for offset, day in enumerate(DAYS[:-1]):
+        write_partition(tmp_path, "ml_feature_table", day, pa.Table.from_pandas(fleet(ml_day(1000, offset), offset)))
+    write_partition(tmp_path, "ml_feature_table", DAYS[-1], pa.Table.from_pandas(fleet(ml_day(1000, 99), 99)))
+    outcome = _drift(Partition(Lake(root=str(tmp_path)), "ml_feature_table", DAYS[-1]))
+    assert ("veh_prev_idle_fraction" in outcome.extra["psi"]) is joined
