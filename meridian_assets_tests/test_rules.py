@@ -334,6 +334,10 @@ def test_a_failed_error_check_says_what_it_blocks_and_a_warn_blocks_nothing(tmp_
         False, ERROR, f"2026-11-08: 1 of 1 regions miss hours: {{'north': 23}}. Blocks: {blocks}")
     assert {k: v.value for k, v in result.metadata.items()} == {
         "value": 1, "threshold": "every region 24 hours", "blocks": blocks}
+    assert (result.asset_key, result.check_name) == (dg.AssetKey("raw_weather"), "hours_complete")
+    last = _result("deployed_model", check, DAY, outcome, graph)  # nothing reads the deployment
+    assert (last.description, last.metadata["blocks"].value) == (
+        f"2026-11-08: {outcome.description}. Blocks: nothing", "nothing")
     warned = _result("ml_feature_table", rule(ml_rules(), "regions_known"), DAY, outcome, graph)
     assert (warned.passed, warned.severity, warned.description) == (False, WARN, "2026-11-08: " + outcome.description)
     assert set(warned.metadata) == {"value", "threshold"}
