@@ -141,8 +141,9 @@ class DurationModel:
             max_leaf_nodes=thresholds.MODEL_MAX_LEAF_NODES, categorical_features=list(range(len(CATEGORICAL))),
             random_state=self.seed))])
 
-    def fit(self, X: pd.DataFrame, y) -> DurationModel:
-        self.structure_ = Structure(self.penalty).fit(X, y)
+    def fit(self, X: pd.DataFrame, y, structure: Structure | None = None) -> DurationModel:
+        """`structure`: one already fit on the same rows with this penalty (the validation shares it)."""
+        self.structure_ = structure or Structure(self.penalty).fit(X, y)
         self.correction_ = None
         if self.rounds:
             base = self.structure_.predict(X)
@@ -162,14 +163,17 @@ def train(frame: pd.DataFrame, seed: int = 0) -> DurationModel:
     the training window: fit on all its days but the last, judged (MAE) on the last. The holdout
     day is never seen."""
     days = sorted(frame["date"].unique())
-    grid = [(penalty, rounds) for penalty in thresholds.MODEL_PACE_PENALTIES
-            for rounds in thresholds.MODEL_CORRECTION_ROUNDS]
-    chosen = grid[0]
+    chosen = (thresholds.MODEL_PACE_PENALTIES[0], thresholds.MODEL_CORRECTION_ROUNDS[0])
     if len(days) > 1:
         earlier, last = frame[frame["date"] < days[-1]], frame[frame["date"] == days[-1]]
-        scores = {choice: errors(DurationModel(*choice, seed).fit(_inputs(earlier), earlier[LABEL])
-                                 .predict(_inputs(last)), last[LABEL])["mae"] for choice in grid}
-        chosen = min(grid, key=scores.get)
+        inputs, label = _inputs(earlier), earlier[LABEL]
+        scores = {}
+        for penalty in thresholds.MODEL_PACE_PENALTIES:
+            structure = Structure(penalty).fit(inputs, label)  # one fit per penalty, whatever the rounds
+            for rounds in thresholds.MODEL_CORRECTION_ROUNDS:
+                model = DurationModel(penalty, rounds, seed).fit(inputs, label, structure)
+                scores[(penalty, rounds)] = errors(model.predict(_inputs(last)), last[LABEL])["mae"]
+        chosen = min(scores, key=scores.get)
     return DurationModel(*chosen, seed).fit(_inputs(frame), frame[LABEL].astype("float64"))
 
 
