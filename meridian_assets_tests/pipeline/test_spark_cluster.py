@@ -47,9 +47,10 @@ def _script(action: str, folder: Path, timeout: float, **env: str) -> subprocess
 
 
 def _listening(pidfile: Path) -> set[tuple[str, int]]:
-    """The addresses a daemon's process group accepts connections on."""
+    """The addresses a daemon's process group accepts connections on (Java's IPv4-mapped IPv6
+    `::ffff:127.0.0.1` read as the IPv4 address it is)."""
     root = psutil.Process(int(pidfile.read_text()))
-    return {(c.laddr.ip, c.laddr.port) for p in [root, *root.children(recursive=True)]
+    return {(c.laddr.ip.removeprefix("::ffff:"), c.laddr.port) for p in [root, *root.children(recursive=True)]
             for c in p.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN}
 
 
