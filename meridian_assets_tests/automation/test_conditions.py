@@ -147,3 +147,20 @@ def test_a_tick_runs_each_day_in_one_run_not_a_backfill():
     from meridian_assets.defs.automation.conditions import automation_sensor
 
     assert automation_sensor.emit_backfills is False
+
+
+def test_a_re_delivered_old_day_is_rebuilt_but_trains_nothing(platform):
+    """Training and deployment follow the newest day of the ml table only: a corrected older day
+    rebuilds its data, and the next newest day's training uses it."""
+    platform.tick()
+    platform.record(RAW, "2026-11-08")
+    platform.tick()
+    platform.record((*FEATURES, *ML), "2026-11-08")
+    platform.record(RAW, "2026-11-09")
+    platform.record((*FEATURES, *ML), "2026-11-09")
+    platform.record(["customer_features"], "2026-11-10")
+    platform.tick()
+    platform.record(RAW, "2026-11-08")  # the vendor re-delivers day 8
+    requested = platform.tick()
+    assert "2026-11-08" in requested["ml_feature_table"], requested
+    assert "2026-11-08" not in requested.get("delivery_time_model", set()) | requested.get("deployed_model", set())

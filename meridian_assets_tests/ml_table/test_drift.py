@@ -114,7 +114,13 @@ def test_the_result_names_the_feature_furthest_past_its_own_limit(tmp_path):
 def test_a_mild_shift_warns_without_blocking(tmp_path):
     outcome = judge(tmp_path, ml_day(6000, 99, distance_scale=1.3), 7, 6000)
     assert (outcome.passed, outcome.severity) == (False, dg.AssetCheckSeverity.WARN), outcome.description
-    assert "above the ERROR limit" not in outcome.description
+    assert outcome.description.endswith("WARN limit 0.100 for 6000 rows against 42000 from 7 earlier days")
+
+
+def test_every_feature_past_its_error_limit_is_named(tmp_path):
+    """Distances 1.5 times longer move the dispatcher's minutes too; a region is missing."""
+    outcome = judge(tmp_path, ml_day(360, 99, distance_scale=1.5, regions=REGIONS[1:]), 7, 360)
+    assert outcome.description.endswith("; above the ERROR limit: scheduled_minutes, planned_distance_km, region")
 
 
 @pytest.mark.parametrize(("vehicles", "joined"), [(500, True), (499, False)])
