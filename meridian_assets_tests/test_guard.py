@@ -211,3 +211,34 @@ def test_failed_checks_come_first_and_days_before_the_first_have_no_history():
         assert fitness.input_problems(NEXT_DAY, "2026-10-29") == [
             "next_day 2026-10-29: no drop ingested on or before it (first day: 2026-10-30)"]
         assert fitness.left_out(TRAINER, DAY) == {"2026-10-31": ["upstream.rule failed for 2026-10-31"]}
+
+
+def test_every_blocking_check_counts_and_each_days_newest_result_is_read():
+    """A check that blocks nothing does not hide the blocking ones after it; a day judged again
+    does not hide the days judged before it."""
+
+    @dg.asset(partitions_def=daily_partitions)
+    def upstream() -> None:
+        pass
+
+    @dg.asset_check(asset=upstream, blocking=False, partitions_def=daily_partitions)
+    def a_notice() -> dg.AssetCheckResult:
+        return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.WARN)
+
+    @dg.asset_check(asset=upstream, blocking=True, partitions_def=daily_partitions)
+    def b_rule(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+        return dg.AssetCheckResult(passed=context.partition_key != DAY)
+
+    @dg.asset(partitions_def=daily_partitions, deps=[upstream])
+    def guarded() -> None:
+        pass
+
+    definitions = dg.Definitions(assets=[upstream, guarded], asset_checks=[a_notice, b_rule])
+    with dg.instance_for_test() as instance:
+        for day in ("2026-10-31", DAY, DAY):  # the first day, then DAY judged twice
+            dg.materialize([upstream, a_notice, b_rule], partition_key=day, instance=instance, raise_on_error=False)
+        assert Fitness(instance, definitions.resolve_asset_graph()).input_problems(GUARDED, DAY) == [
+            f"upstream.b_rule failed for {DAY}"]
+        judged = judgements(instance, dg.AssetCheckKey(UPSTREAM, "b_rule"))
+        assert {day: (j.verdict, j.evaluation.passed) for day, j in judged.items()} == {
+            "2026-10-31": (PASSED, True), DAY: (FAILED, False)}

@@ -164,3 +164,12 @@ def test_a_re_delivered_old_day_is_rebuilt_but_trains_nothing(platform):
     requested = platform.tick()
     assert "2026-11-08" in requested["ml_feature_table"], requested
     assert "2026-11-08" not in requested.get("delivery_time_model", set()) | requested.get("deployed_model", set())
+
+
+def test_each_downstream_group_carries_its_condition_by_name(platform):
+    """The UI names the condition an asset follows: features and the ml table follow their inputs,
+    training and deployment the newest day; raw assets follow the landing sensor, not a condition."""
+    labels = {key.to_user_string(): platform.graph.get(key).automation_condition.label
+              for key in platform.graph.get_all_asset_keys() if platform.graph.get(key).automation_condition}
+    assert labels == {**{name: "follows_inputs" for name in (*FEATURES, "ml_feature_table")},
+                      "delivery_time_model": "follows_newest_day", "deployed_model": "follows_newest_day"}
