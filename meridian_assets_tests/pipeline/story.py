@@ -77,7 +77,7 @@ def partial_fleet(root: Path, day: str = BAD_DAY) -> None:
 def deploy_an_oracle(lake: Path, day: str) -> None:
     """Deploy a model trained on `day`'s answers too: no honest candidate for `day` beats it."""
     days = sorted(p.name.removeprefix("date=") for p in (lake / "ml_feature_table").glob("date=*"))
-    frames = [pd.read_parquet(lake / "ml_feature_table" / f"date={d}") for d in days if d <= day]
+    frames = [pd.read_parquet(lake / "ml_feature_table" / f"date={d}").assign(date=d) for d in days if d <= day]
     oracle = dtm.train(dtm.labelled(pd.concat(frames)))
     models = Lake(root=str(lake))
     info = {**store.load_info(models, store.deployed(models)["version"]), "holdout": day}
