@@ -5,6 +5,8 @@ asset. Training and deployment start in other runs, so they ask the guard: for t
 results it must block exactly when the run would have.
 """
 
+from contextlib import contextmanager
+
 import pytest
 
 import dagster as dg
@@ -129,13 +131,19 @@ def window_location(verdicts: dict[str, bool]):
 DAYS = ["2026-10-30", "2026-10-31", DAY]
 
 
-def test_a_day_is_judged_by_the_days_it_reads_not_its_own():
+@contextmanager
+def window_with_a_failed_middle_day():
+    """The window location with upstream materialized for DAYS, its rule failed on 10-31."""
     definitions = window_location({"2026-10-30": True, "2026-10-31": False, DAY: True})
-    graph = definitions.resolve_asset_graph()
     with dg.instance_for_test() as instance:
         for day in DAYS:
             dg.materialize(definitions.assets + definitions.asset_checks, selection=[UPSTREAM], partition_key=day,
                            instance=instance, raise_on_error=False)
+        yield definitions, definitions.resolve_asset_graph(), instance
+
+
+def test_a_day_is_judged_by_the_days_it_reads_not_its_own():
+    with window_with_a_failed_middle_day() as (definitions, graph, instance):
         fitness = Fitness(instance, graph)
         # next_day of DAY reads upstream of 10-31, which failed; of 10-31 it reads 10-30, which passed.
         assert fitness.input_problems(dg.AssetKey("next_day"), DAY) == ["upstream.rule failed for 2026-10-31"]
@@ -174,12 +182,7 @@ NEXT_DAY, TRAINER, PAIR = dg.AssetKey("next_day"), dg.AssetKey("trainer"), dg.As
 def test_what_runs_next_counts_what_runs_before_it_in_the_same_run():
     """`runnable`, the decision of the nightly schedule and `meridian launch`: of the keys asked,
     in lineage order, those whose needs are fit, counting the keys before them in the same run."""
-    definitions = window_location({"2026-10-30": True, "2026-10-31": False, DAY: True})
-    graph = definitions.resolve_asset_graph()
-    with dg.instance_for_test() as instance:
-        for day in DAYS:
-            dg.materialize(definitions.assets + definitions.asset_checks, selection=[UPSTREAM], partition_key=day,
-                           instance=instance, raise_on_error=False)
+    with window_with_a_failed_middle_day() as (_, graph, instance):
         assert runnable(instance, graph, [TRAINER, NEXT_DAY], DAY) == (
             [TRAINER], {NEXT_DAY: ["upstream.rule failed for 2026-10-31"]})
         # The next day: upstream is not there yet, but runs first in the same run.
