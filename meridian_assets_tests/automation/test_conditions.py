@@ -30,9 +30,9 @@ class Platform:
     def record(self, names, day: str, failed: dict[str, dg.AssetCheckSeverity] | None = None) -> None:
         record(self.instance, self.graph, names, day, failed)
 
-    def tick(self) -> dict[str, set[str]]:
+    def tick(self, selection: dg.AssetSelection | None = None) -> dict[str, set[str]]:
         result = dg.evaluate_automation_conditions(
-            defs=self.defs, instance=self.instance, cursor=self.cursor, evaluation_time=NOW
+            defs=self.defs, instance=self.instance, asset_selection=selection, cursor=self.cursor, evaluation_time=NOW
         )
         self.cursor = result.cursor
         return {key.to_user_string(): result.get_requested_partitions(key)
@@ -173,3 +173,26 @@ def test_each_downstream_group_carries_its_condition_by_name(platform):
               for key in platform.graph.get_all_asset_keys() if platform.graph.get(key).automation_condition}
     assert labels == {**{name: "follows_inputs" for name in (*FEATURES, "ml_feature_table")},
                       "delivery_time_model": "follows_newest_day", "deployed_model": "follows_newest_day"}
+
+
+def test_training_waits_for_the_newer_day_this_tick_requests(platform):
+    """Day 9's table is written, its training not yet run, when day 10's drops are all in: the tick
+    requests day 10's table, so day 9 is no longer the newest and only day 10 trains and deploys."""
+    platform.tick()
+    platform.record(RAW, "2026-11-08")
+    platform.record((*FEATURES, *ML), "2026-11-08")
+    platform.record(RAW, "2026-11-09")
+    platform.record(FEATURES, "2026-11-09")
+    platform.record(["ml_feature_table"], "2026-11-09")
+    platform.record(RAW, "2026-11-10")
+    platform.record(FEATURES, "2026-11-10")
+    assert platform.tick() == requests({ML: {"2026-11-10"}})
+
+
+def test_training_follows_the_newest_day_in_a_tick_that_does_not_evaluate_the_table(platform):
+    """NewestDay reads the table's days from the instance and adds what the tick requests: a tick
+    over training and deployment alone (a sensor of their own) still trains the newest day."""
+    platform.tick()
+    platform.record(RAW, "2026-11-08")
+    platform.record((*FEATURES, "ml_feature_table"), "2026-11-08")
+    assert platform.tick(dg.AssetSelection.groups("ml")) == requests({ML[1:]: {"2026-11-08"}})

@@ -10,7 +10,7 @@ import pytest
 
 import dagster as dg
 from meridian_assets.lake import Lake
-from meridian_assets.defs.ml_table.checks import _drift
+from meridian_assets.defs.ml_table.checks import _drift, _drift_verdict
 from meridian_assets.lake import write_partition
 from meridian_assets.quality import Partition, category_psi, psi
 from spark_jobs.layout import days_between
@@ -109,6 +109,25 @@ def test_the_result_names_the_feature_furthest_past_its_own_limit(tmp_path):
     assert all(value == round(value, 4) for value in [*psis.values(), *limits.values()])
     assert outcome.description.startswith(f"largest PSI {worst} = {psis[worst]:.3f}, WARN limit {limits[worst]:.3f} "
                                           "for 360 rows against 2520 from 7 earlier days; above the ERROR limit: ")
+
+
+def test_the_feature_furthest_past_its_own_limit_speaks_not_the_largest_psi():
+    """Sampling noise raised the region's limits: its PSI is the largest (0.5) but only 2.5 times
+    its WARN limit of 0.2, while the distances' 0.3 is 3 times theirs of 0.1."""
+    psis = {"planned_distance_km": 0.3, "region": 0.5}
+    warn = {"planned_distance_km": 0.1, "region": 0.2}
+    error = {"planned_distance_km": 0.25, "region": 0.6}
+    assert _drift_verdict(psis, warn, error) == ("planned_distance_km", False, ["planned_distance_km"])
+
+
+@pytest.mark.parametrize(("psi", "verdict"), [
+    (0.1, ("planned_distance_km", True, [])),  # exactly the WARN limit: passes
+    (0.25, ("planned_distance_km", False, [])),  # exactly the ERROR limit: a WARN, which blocks nothing
+])
+def test_a_psi_exactly_at_its_limit_is_within_it(psi, verdict):
+    assert _drift_verdict({"planned_distance_km": psi, "region": 0.0},
+                          {"planned_distance_km": 0.1, "region": 0.1},
+                          {"planned_distance_km": 0.25, "region": 0.25}) == verdict
 
 
 def test_a_mild_shift_warns_without_blocking(tmp_path):
