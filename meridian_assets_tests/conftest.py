@@ -12,6 +12,12 @@ import pytest
 # made one training ~50x slower (60 s instead of 2 s). The model is the same either way: its
 # histograms are per feature, so the thread count changes no number. Set before sklearn loads.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# Every JVM the tests start (their Spark sessions, the runs' sessions, the standalone cluster)
+# compiles with C1 only and collects with one thread: the tests' Spark jobs read a few thousand
+# rows in JVMs that live seconds to minutes, where C2's compiler threads and a parallel collector
+# cost more CPU than they ever win back (route and customer features' tests: 97 s of CPU with the
+# JVM's defaults, 64 s with these). Production JVMs keep the defaults (docs/BENCHMARKS.md).
+os.environ.setdefault("JAVA_TOOL_OPTIONS", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
 
 from meridian_assets_tests.s3 import moto_server  # noqa: E402 (after OMP_NUM_THREADS)
 from spark_jobs.session import build_session  # noqa: E402
