@@ -15,7 +15,8 @@ from meridian_assets_tests.spark_jobs.rows import delivery, ts, write_raw
 from spark_jobs.cli import main
 from spark_jobs.columns import minutes_between, utc_hour
 from spark_jobs.layout import partition_dir
-from spark_jobs.swap import ORPHANED_AFTER_SECONDS, staging_dir
+from spark_jobs import swap
+from spark_jobs.swap import ORPHANED_AFTER_SECONDS, publish_partition, staging_dir
 from spark_jobs.tables import RAW_SCHEMAS, read_partitions, read_raw, write_partitions
 
 
@@ -83,3 +84,29 @@ def test_a_staging_folder_a_killed_writer_left_is_removed_by_a_later_writer(tmp_
     assert not orphan.exists(), "older than any run may live: a killed writer's"
     assert current.exists(), "a writer may still be using it"
     assert fresh.parent == table and fresh.name.startswith(".staging-") and not fresh.exists()
+
+
+@pytest.mark.parametrize("exchange", [True, False], ids=["renameat2", "two renames"])
+def test_publishing_replaces_the_day_whole_and_leaves_nothing_beside_it(tmp_path, monkeypatch, exchange):
+    """docs/ARCHITECTURE.md: the staged folder becomes the partition in one RENAME_EXCHANGE (two
+    renames on filesystems without it) and the old data is removed after: no old file stays in
+    the day, no staged or old copy beside it."""
+    day = tmp_path / "raw" / "gps" / "date=2026-11-01"
+    day.mkdir(parents=True)
+    (day / "part-old.parquet").write_text("old")
+    staged = staging_dir(tmp_path, "raw/gps")
+    staged.mkdir()
+    (staged / "part-new.parquet").write_text("new")
+    exchanged, real = [], swap._exchange
+
+    def exchange_or_not(a, b):
+        exchanged.append(exchange and real(a, b))
+        return exchanged[-1]
+
+    monkeypatch.setattr(swap, "_exchange", exchange_or_not)
+
+    publish_partition(staged, day)
+
+    assert exchanged == [exchange], "the swap this case names was taken"
+    assert {f.name: f.read_text() for f in day.iterdir()} == {"part-new.parquet": "new"}
+    assert [f.name for f in day.parent.iterdir()] == ["date=2026-11-01"]
