@@ -39,6 +39,15 @@ def test_split_trains_before_the_day_without_left_out_days_and_holds_out_the_day
     assert not dtm.enough_to_train(train_rows[train_rows["date"] != "2026-11-04"], holdout)  # two days only
 
 
+def test_training_needs_200_rows_and_a_holdout():
+    """docs/CHECKS.md: with fewer than 200 labelled rows, or nothing to hold out, nothing is trained."""
+    train_rows = pd.DataFrame({"date": [f"2026-11-0{1 + i % 3}" for i in range(200)]})
+    holdout = pd.DataFrame({"date": ["2026-11-04"]})
+    assert dtm.enough_to_train(train_rows, holdout)
+    assert not dtm.enough_to_train(train_rows.iloc[:199], holdout)
+    assert not dtm.enough_to_train(train_rows, holdout.iloc[:0])
+
+
 class DispatcherPlusFive:
     """A deployed model whose predictions the test knows: the dispatcher's minutes plus five."""
 
