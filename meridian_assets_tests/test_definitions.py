@@ -1,6 +1,8 @@
 """The code location as a newcomer sees it: keys, groups, lineage, checks. A refactor that
 changes the graph has to change this file too."""
 
+import json
+import os
 import shutil
 import subprocess
 import sys
@@ -149,6 +151,21 @@ def test_resources_read_the_environment(monkeypatch, tmp_path):
     # passed on unresolved, and Spark silently stayed on local[*]).
     monkeypatch.setenv("MERIDIAN_SPARK_MASTER", "spark://127.0.0.1:7077")
     assert defs().resources["pyspark"].spark_config["spark.master"] == "spark://127.0.0.1:7077"
+
+
+def test_each_sensor_ticks_at_its_own_interval_or_the_one_the_environment_sets():
+    """README's automation tables. MERIDIAN_SENSOR_INTERVAL_SECONDS is read when the location
+    loads, so its effect is seen in a fresh process; Dagster's freshness sensor keeps its own."""
+    assert {s.name: s.minimum_interval_seconds for s in defs().sensors} == {
+        "landing_sensor": 30, "downstream_automation": 30, "alert_sensor": 20, "training_data_sensor": 60,
+        "freshness_checks_sensor": 30}
+    listing = "import json; from meridian_assets.definitions import defs; " \
+              "print(json.dumps({s.name: s.minimum_interval_seconds for s in defs().sensors}))"
+    loaded = subprocess.run([sys.executable, "-c", listing], cwd=PROJECT, capture_output=True, text=True,
+                            env={**os.environ, "MERIDIAN_SENSOR_INTERVAL_SECONDS": "7"}, timeout=300, check=True)
+    assert json.loads(loaded.stdout.splitlines()[-1]) == {
+        "landing_sensor": 7, "downstream_automation": 7, "alert_sensor": 7, "training_data_sensor": 7,
+        "freshness_checks_sensor": 30}
 
 
 def test_dbt_environment_carries_the_partition_window():
