@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import struct
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -201,3 +204,17 @@ def test_the_paired_difference_of_one_or_two_deliveries():
     # mean 1, standard deviation sqrt(2), t(0.95, 1 degree) = 6.3138: margin 6.3138 x sqrt(2) / sqrt(2)
     assert two["difference"] == 1.0 and two["low"] == pytest.approx(1.0 - 6.3138, abs=1e-4)
     assert two["high"] == pytest.approx(1.0 + 6.3138, abs=1e-4)
+
+
+def test_the_evaluation_plot_is_a_png_in_markdown_metadata():
+    """Dagster 1.13 has no image metadata type: the plot travels as a PNG data URI in Markdown."""
+    holdout = pd.DataFrame({dtm.LABEL: [10.0, 20.0, 30.0, 40.0], dtm.BASELINE: [14.0, 20.0, 20.0, 40.0],
+                            "departure_hour": [7.0, 7.0, 16.0, 16.0]})
+    png = dtm.evaluation_png(holdout, np.array([12.0, 17.0, 30.0, 50.0]))
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert struct.unpack(">II", png[16:24]) == (720, 288)  # IHDR: 9 x 3.6 inches at 80 dpi
+    assert dtm.png_markdown(b"\x89PNG\r\n\x1a\n", "plot") == "![plot](data:image/png;base64,iVBORw0KGgo=)"
+    markdown = dtm.png_markdown(png, "evaluation")
+    prefix = "![evaluation](data:image/png;base64,"
+    assert markdown.startswith(prefix) and markdown.endswith(")")
+    assert base64.b64decode(markdown[len(prefix):-1]) == png
