@@ -12,6 +12,7 @@ from pathlib import Path
 import botocore.exceptions as aws
 
 import dagster as dg
+from meridian_assets.defs.features.assets import feature_assets
 from meridian_assets.defs.ingestion.assets import raw_assets
 from meridian_assets.defs.resources import DropFile, LandingZone
 from meridian_assets.synthetic import write_day
@@ -59,6 +60,16 @@ def test_a_landing_that_times_out_is_retried_with_backoff_then_lands(tmp_path, i
     assert len(waits) == 2 and 0 <= waits[0] <= 4 <= waits[1] <= 8, waits
     assert instance.get_materialized_partitions(GPS) == {DAY}
     assert watch.tick() == [], "a fault that went away is no alert"
+
+
+def test_each_spark_step_is_retried_twice_from_15_s():
+    """docs/ARCHITECTURE.md: `max_retries=2, delay=15` on Spark, exponential with jitter (a lost
+    executor or a JVM that failed to start is worth a second try; a bad drop fails at its checks)."""
+    policies = {a.op.name: a.op.retry_policy for a in feature_assets}
+    assert sorted(policies) == ["customer_features", "gps_features", "route_features", "traffic_features",
+                                "weather_features"]
+    expected = dg.RetryPolicy(max_retries=2, delay=15, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
+    assert policies == dict.fromkeys(policies, expected)
 
 
 def test_a_landing_that_refuses_fails_at_once_with_one_alert(tmp_path, instance, watch, s3_endpoint, monkeypatch):
