@@ -377,6 +377,39 @@ def test_duplicated_delivery_fails_the_build(manifest, paths, lake):
     assert failed == {"unique_ml_feature_table_delivery_id"}
 
 
+@pytest.mark.parametrize(("table", "rows", "schema", "failing_test"), [
+    ("raw/deliveries", [*DELIVERIES_D[:2], {**DELIVERIES_D[2], "status": "lost"}, DELIVERIES_D[3]], DELIVERY_SCHEMA,
+     "accepted_values_ml_feature_table_status__delivered__cancelled__failed"),
+    ("raw/deliveries", [DELIVERIES_D[0], {**DELIVERIES_D[1], "scheduled_arrival_ts": None}, *DELIVERIES_D[2:]],
+     DELIVERY_SCHEMA, "not_null_ml_feature_table_scheduled_minutes"),
+    ("features/customer", [CUSTOMERS_D[0], {**CUSTOMERS_D[1], "dock_type": "ramp"}], None,
+     "accepted_values_ml_feature_table_dock_type__ground__dock__liftgate"),
+], ids=["status", "scheduled_minutes", "dock_type"])
+def test_a_value_outside_the_schema_fails_its_dbt_test(manifest, paths, lake, table, rows, schema, failing_test):
+    """CHECKS.md: the accepted values of status and dock_type, and a dispatcher baseline on every row."""
+    write(lake, table, D, rows, schema)
+
+    result = build(manifest, paths)
+
+    assert not result.success
+    assert {r.node.name for r in result.result if r.status == "fail"} == {failing_test}
+
+
+def test_a_delivery_missing_from_raw_deliveries_fails_the_relationships_test(manifest, paths, lake):
+    """The table's deliveries all exist in raw deliveries: here d4 is dropped from the raw drop
+    after the table was built, and the tests run again on the built table."""
+    build_rows(manifest, paths)
+    write(lake, "raw/deliveries", D, DELIVERIES_D[:3], DELIVERY_SCHEMA)
+
+    result = dbtRunner(manifest=manifest).invoke(dbt_args("test", paths))
+
+    assert not result.success
+    assert {r.node.name for r in result.result if r.status == "fail"} == {
+        "relationships_ml_feature_table_delivery_id__delivery_id__source_raw_deliveries_",
+        "ml_feature_table_one_row_per_delivery",
+    }
+
+
 def test_missing_same_day_feature_partition_fails_naming_it(manifest, paths, lake):
     shutil.rmtree(lake / "features/customer" / f"date={D}")
 
