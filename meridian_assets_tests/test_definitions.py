@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
 import dagster as dg
@@ -15,6 +16,7 @@ from meridian_assets.definitions import defs
 from meridian_assets.defs.ml_table.assets import dbt_environment
 from meridian_assets.defs.ml.provenance import CHECK
 from meridian_assets.partitions import daily_partitions
+from meridian_assets.synthetic import write_day
 
 PROJECT = Path(__file__).resolve().parents[1]
 
@@ -224,3 +226,28 @@ def test_the_cli_prints_no_warning_and_dg_checks_the_location_without_the_venv_o
                            capture_output=True, text=True, timeout=300)
     assert check.returncode == 0, check.stdout[-2000:] + check.stderr[-2000:]
     assert "All definitions loaded successfully." in check.stdout + check.stderr
+
+
+def test_dg_launch_materializes_a_day_and_exits_1_when_its_step_fails(tmp_path):
+    """README: other programs run `dg launch --assets ... --partition D` in this folder; it runs in
+    process, and its exit code says whether the day was built (ARCHITECTURE: 1 when it fails)."""
+    shutil.copy(PROJECT / "dagster.yaml", tmp_path / "dagster.yaml")
+    good, bad = "2026-11-02", "2026-11-03"
+    for day in (good, bad):
+        write_day(tmp_path / "landing", day, vehicles=5, seed=3)
+    weather = tmp_path / "landing" / "weather" / bad / "part-00000.parquet"
+    pq.write_table(pq.read_table(weather).drop_columns(["temp_c"]), weather)  # breaks the contract
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path), "MERIDIAN_LAKE": str(tmp_path / "lake"),
+           "MERIDIAN_LANDING": str(tmp_path / "landing")}
+
+    def launch(day: str) -> subprocess.CompletedProcess:
+        return subprocess.run([str(Path(sys.executable).with_name("dg")), "launch", "--assets", "raw_weather",
+                               "--partition", day], cwd=PROJECT, env=env, capture_output=True, text=True, timeout=300)
+
+    built, failed = launch(good), launch(bad)
+    assert built.returncode == 0, built.stdout[-2000:] + built.stderr[-2000:]
+    assert failed.returncode == 1, failed.stdout[-2000:] + failed.stderr[-2000:]
+    assert "temp_c" in failed.stdout + failed.stderr, "the failure names the missing column"
+    instance = dg.DagsterInstance.from_config(str(tmp_path))
+    assert instance.get_materialized_partitions(dg.AssetKey("raw_weather")) == {good}
+    instance.dispose()
