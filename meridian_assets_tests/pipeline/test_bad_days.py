@@ -139,6 +139,9 @@ def test_good_ninth_day_trains_and_the_gate_decides(history):
             assert not failed_checks(instance, graph, key.to_user_string(), BAD_DAY), key
     meta = instance.fetch_materializations(MODEL, limit=1).records[0].asset_materialization.metadata
     assert meta["improvement_vs_baseline"].value >= 0.05  # trained on generated data, it beats the dispatcher
+    assert isinstance(meta["baseline_mae"].value, float)  # the dispatcher's MAE, plotted over days
+    assert meta["evaluation"].value.startswith("![evaluation](data:image/png;base64,iVBORw0KGgo")  # the PNG signature
+    assert not any((root / "lake" / "ml_feature_table" / ".dbt-output").iterdir()), "each dbt build's files removed"
     # One more good day of the same fleet: the candidate is no worse than the model it replaces.
     assert gate_outcome(instance, BAD_DAY) == PASSED
     assert result.success
