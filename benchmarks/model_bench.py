@@ -159,21 +159,16 @@ class Before:
         return np.exp(predicted) if self.log else predicted
 
 
-def fitted(model, frame: pd.DataFrame):
-    """`model` (hyperparameters fixed) fit on every training row, as model.train fits its choice."""
-    return model.fit(dtm._inputs(frame), frame[dtm.LABEL].astype("float64"))
-
-
 # A pace penalty this large holds every vehicle's log pace at 0 (the fleet's): the structure alone.
 FLEET_PACE = 1e6
 PENALTY, ROUNDS = thresholds.MODEL_PACE_PENALTIES[0], max(thresholds.MODEL_CORRECTION_ROUNDS)
 # Issue 33's design steps, each adding one thing to the one before: name, training on a window's rows.
 STEPS = {
-    "0 before issue 33 (8ce3644): boosting on minutes": lambda rows: fitted(Before(log=False), rows),
-    "1 the same on log minutes": lambda rows: fitted(Before(log=True), rows),
-    "2 structure, every vehicle at the fleet's pace": lambda rows: fitted(dtm.DurationModel(FLEET_PACE, 0), rows),
-    f"3 + each vehicle's pace (penalty {PENALTY:g})": lambda rows: fitted(dtm.DurationModel(PENALTY, 0), rows),
-    f"4 + boosted correction ({ROUNDS} rounds)": lambda rows: fitted(dtm.DurationModel(PENALTY, ROUNDS), rows),
+    "0 before issue 33 (8ce3644): boosting on minutes": lambda rows: dtm.fit(Before(log=False), rows),
+    "1 the same on log minutes": lambda rows: dtm.fit(Before(log=True), rows),
+    "2 structure, every vehicle at the fleet's pace": lambda rows: dtm.fit(dtm.DurationModel(FLEET_PACE, 0), rows),
+    f"3 + each vehicle's pace (penalty {PENALTY:g})": lambda rows: dtm.fit(dtm.DurationModel(PENALTY, 0), rows),
+    f"4 + boosted correction ({ROUNDS} rounds)": lambda rows: dtm.fit(dtm.DurationModel(PENALTY, ROUNDS), rows),
     "5 shipped: penalty, rounds chosen on the last day": dtm.train,
 }
 

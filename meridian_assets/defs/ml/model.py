@@ -174,7 +174,13 @@ def train(frame: pd.DataFrame, seed: int = 0) -> DurationModel:
                 model = DurationModel(penalty, rounds, seed).fit(inputs, label, structure)
                 scores[(penalty, rounds)] = errors(model.predict(_inputs(last)), last[LABEL])["mae"]
         chosen = min(scores, key=scores.get)
-    return DurationModel(*chosen, seed).fit(_inputs(frame), frame[LABEL].astype("float64"))
+    return fit(DurationModel(*chosen, seed), frame)
+
+
+def fit(model, frame: pd.DataFrame):
+    """`model`, its hyperparameters fixed, fit on every row of `frame` (`train` fits its choice so;
+    the model benchmark its design steps)."""
+    return model.fit(_inputs(frame), frame[LABEL].astype("float64"))
 
 
 def predict(model: DurationModel, frame: pd.DataFrame) -> np.ndarray:
